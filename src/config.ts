@@ -1,0 +1,170 @@
+// The configuration file: YAML, validated once at start. Unknown keys and bad values are refused
+// with the key's dotted path in the message, so an operator knows what to fix.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080')
+  .refine((v) => {
+    const port = Number(v.slice(v.lastIndexOf(':') + 1));
+    return port > 0 && port < 65536;
+  }, 'port must be 1..65535');
+
+const url = z.string().url('expected a URL');
+
+const cidr = z.string().refine(isCidrOrIp, 'expected an IP address or CIDR, e.g. 10.0.0.0/8');
+
+function isCidrOrIp(v: string): boolean {
+  // Checked precisely at use (ipaddr.js); here only the shape so that typos fail at start.
+  return /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(v);
+}
+
+const billing = z
+  .object({
+    client: z.enum(['mysql', 'pg']),
+    /** e.g. mysql://billing:billing@127.0.0.1:3306/billing or postgres://user@host/db */
+    connection: z.string().min(1),
+    pool: z
+      .object({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(10) })
+      .strict()
+      .default({ min: 0, max: 10 }),
+  })
+  .strict();
+
+const kafka = z
+  .object({
+    brokers: z.array(hostPort).min(1).default(['127.0.0.1:9092']),
+    groupId: z.string().min(1).default('lbcore-lifestream'),
+    topicPrefix: z.string().min(1).default('lanbilling'),
+    clientId: z.string().min(1).default('lbcore-lifestream'),
+  })
+  .strict();
+
+const capture = z
+  .object({
+    mode: z.enum(['triggers', 'debezium']).default('triggers'),
+    /** trigger mode: how often the change log is polled (the safety net on PostgreSQL, the mechanism on MySQL) */
+    pollIntervalMs: z.number().int().min(10).max(60_000).default(500),
+    kafka: kafka.default(kafka.parse({})),
+    connect: z
+      .object({ url: url.default('http://127.0.0.1:8083'), connectorName: z.string().min(1).optional() })
+      .strict()
+      .default({ url: 'http://127.0.0.1:8083' }),
+  })
+  .strict();
+
+const smotreshka = z
+  .object({
+    url: url,
+    /** what `{id}` in the platform's paths is: the platform account id (default) or the username */
+    accountIdMode: z.enum(['accountId', 'username']).default('accountId'),
+    usernamePrefix: z
+      .string()
+      .regex(/^[a-zA-Z0-9_@.+\-/]*$/, 'only the characters the platform allows in usernames: [a-zA-Z0-9_@.+-/]')
+      .default(''),
+    /** used when the card has no email; placeholders {login} {vgId} {uid} {username} */
+    emailTemplate: z
+      .string()
+      .refine((v) => v.includes('@'), 'must produce an email address (contain "@")')
+      .default('{username}@example.users-mail.lfstrm.tv'),
+    platformChanges: z.enum(['mirror', 'revert', 'report']).default('mirror'),
+    scanIntervalSeconds: z.number().int().min(10).default(300),
+    /** requests in flight to the platform at once */
+    concurrency: z.number().int().min(1).max(512).default(16),
+    /** per-request timeout */
+    timeoutMs: z.number().int().min(100).max(300_000).default(20_000),
+    /** retries of transient failures (network, timeouts, 5xx, 429) per call */
+    retries: z.number().int().min(0).max(20).default(4),
+    /** page size for `GET /v2/accounts` (-1 = all in one answer) */
+    pageSize: z.number().int().min(-1).max(100_000).default(1000),
+  })
+  .strict();
+
+const upsale = z
+  .object({
+    allow: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
+  })
+  .strict();
+
+const state = z
+  .object({
+    /** prefix of the service's own tables in the billing database */
+    tablePrefix: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and _ only')
+      .default('lifestream_'),
+  })
+  .strict();
+
+const log = z
+  .object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /** pretty = readable lines; json = one JSON object per line; auto = pretty on a terminal */
+    format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    listen: hostPort.default('127.0.0.1:8080'),
+    billing,
+    capture: capture.default(capture.parse({})),
+    smotreshka,
+    upsale: upsale.default(upsale.parse({})),
+    state: state.default(state.parse({})),
+    log: log.default(log.parse({})),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates a parsed YAML value; throws ConfigError listing every problem with its key. */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(raw ?? {});
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const path = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));
+      return `unknown key ${keys.map((k) => `"${k}"`).join(', ')}`;
+    }
+    return `${path ? `"${path}"` : '(top level)'}: ${issue.message}`;
+  });
+  throw new ConfigError(`${source} is not valid:\n  - ${lines.join('\n  - ')}`);
+}
+
+/** Reads `--config FILE` or `LIFESTREAM_CONFIG`. */
+export function loadConfig(file: string | undefined): Config {
+  const path = file ?? process.env.LIFESTREAM_CONFIG;
+  if (!path) throw new ConfigError('no configuration: pass --config FILE or set LIFESTREAM_CONFIG');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, path);
+}
+
+/** A connection string with its password replaced, for logs and messages. */
+export function redactUrl(connection: string): string {
+  try {
+    const u = new URL(connection);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return connection.replace(/(:\/\/[^:/@]+:)[^@]*@/, '$1***@');
+  }
+}
