@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// The `lbcore-lifestream` command. Each subcommand lives in src/commands/<name>.ts and registers
+// itself here; this file only wires them and turns errors into exit codes.
+import { Command } from 'commander';
+import { ConfigError } from './config.js';
+import { registerSimulator } from './commands/simulator.js';
+
+const program = new Command();
+program
+  .name('lbcore-lifestream')
+  .description('Keeps the Smotreshka (LifeStream) TV platform in step with LANBilling')
+  .option('-c, --config <file>', 'configuration file (YAML); default: $LIFESTREAM_CONFIG')
+  .showHelpAfterError();
+
+registerSimulator(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`lbcore-lifestream: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`lbcore-lifestream: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});
