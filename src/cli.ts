@@ -3,7 +3,9 @@
 // itself here; this file only wires them and turns errors into exit codes.
 import { Command } from 'commander';
 import { ConfigError } from './config.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerSimulator } from './commands/simulator.js';
+import { registerSync } from './commands/sync.js';
 
 const program = new Command();
 program
@@ -12,6 +14,8 @@ program
   .option('-c, --config <file>', 'configuration file (YAML); default: $LIFESTREAM_CONFIG')
   .showHelpAfterError();
 
+registerMigrate(program);
+registerSync(program);
 registerSimulator(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,0 +1,7 @@
+// Every migration in order. Listed statically (not discovered from the folder) so that the built
+// package and the TypeScript sources behave the same.
+import { accountState } from './001_account_state.js';
+import type { Migration } from './types.js';
+
+export const migrations: Migration[] = [accountState];
+export type { Migration, MigrationContext } from './types.js';

@@ -1,0 +1,65 @@
+// Builds the long-lived parts from the configuration: the billing connection, the service's own
+// store, the platform client and the reconciler. Commands take what they need and close it after.
+import type { Knex } from 'knex';
+import { openBilling } from './billing/connect.js';
+import { billingReader } from './billing/read.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { Reconciler } from './reconcile/reconciler.js';
+import type { PlatformApi } from './smotreshka/api.js';
+import { createPlatformClient } from './smotreshka/client.js';
+import { StateStore } from './state/store.js';
+import type { MigrationContext } from '../migrations/index.js';
+
+export interface App {
+  config: Config;
+  logger: Logger;
+  knex: Knex;
+  store: StateStore;
+  platform: PlatformApi & { close(): Promise<void> };
+  reconciler: Reconciler;
+  migration: MigrationContext;
+  close(): Promise<void>;
+}
+
+export function openKnex(config: Config, extra = 0): Knex {
+  const { min, max } = config.billing.pool;
+  return openBilling(config.billing.client, config.billing.connection, { min, max: max + extra });
+}
+
+export function migrationContext(config: Config): MigrationContext {
+  return { dialect: config.billing.client, prefix: config.state.tablePrefix, captureMode: config.capture.mode };
+}
+
+export function createApp(config: Config, logger: Logger): App {
+  const knex = openKnex(config);
+  const store = new StateStore(knex, config.state.tablePrefix);
+  const s = config.smotreshka;
+  const platform = createPlatformClient({
+    url: s.url,
+    concurrency: s.concurrency,
+    timeoutMs: s.timeoutMs,
+    retries: s.retries,
+    logger,
+  });
+  const reconciler = new Reconciler({
+    billing: billingReader(knex),
+    store,
+    platform,
+    options: { idMode: s.accountIdMode, usernamePrefix: s.usernamePrefix, emailTemplate: s.emailTemplate },
+    logger,
+  });
+  return {
+    config,
+    logger,
+    knex,
+    store,
+    platform,
+    reconciler,
+    migration: migrationContext(config),
+    async close() {
+      await platform.close();
+      await knex.destroy();
+    },
+  };
+}

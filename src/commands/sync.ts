@@ -1,0 +1,70 @@
+// `sync`: the vendor's manual synchronisation, billing → platform. Dry-run lists every
+// discrepancy and changes nothing; a real run converges and reports what is left.
+import { SingleBar } from 'cli-progress';
+import { type Command, InvalidArgumentError } from 'commander';
+import { createApp } from '../app.js';
+import { billingReader } from '../billing/read.js';
+import { type SyncReport, syncAccounts, syncAll } from '../reconcile/sync.js';
+import { configAndLogger } from './common.js';
+import { renderReport } from './report.js';
+
+function collectInt(value: string, prev: number[] = []): number[] {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a vg_id (a positive integer)`);
+  return [...prev, n];
+}
+
+function collect(value: string, prev: string[] = []): string[] {
+  return [...prev, value];
+}
+
+export function registerSync(program: Command) {
+  program
+    .command('sync')
+    .description(
+      'bring the platform in line with the billing for some accounts or all (the manual synchronisation); ' +
+        'exit code 0 = in sync, 1 = discrepancies or errors remain, 2 = bad usage or configuration',
+    )
+    .option('-a, --account <vg_id>', 'an account by vgroups.vg_id (repeatable)', collectInt)
+    .option('-l, --login <login>', 'an account by vgroups.login (repeatable; every agent\'s vgroup with that login)', collect)
+    .option('--all', 'every account of the billing, against one full read of the platform')
+    .option('-n, --dry-run', 'report the discrepancies, change nothing')
+    .option('--json', 'print the report as JSON')
+    .option('--concurrency <n>', 'accounts reconciled at once (default: smotreshka.concurrency)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+      return n;
+    })
+    .action(async (opts: { account?: number[]; login?: string[]; all?: boolean; dryRun?: boolean; json?: boolean; concurrency?: number }, cmd: Command) => {
+      const chosen = [opts.account?.length, opts.login?.length, opts.all].filter(Boolean).length;
+      if (chosen !== 1) cmd.error('choose exactly one of --account, --login or --all', { exitCode: 2 });
+      const { config, logger } = configAndLogger(cmd);
+      const app = createApp(config, logger);
+      let report: SyncReport;
+      try {
+        const base = { dryRun: opts.dryRun ?? false, concurrency: opts.concurrency ?? config.smotreshka.concurrency, platformPageSize: config.smotreshka.pageSize };
+        if (opts.all) {
+          const bar = process.stderr.isTTY && !opts.json ? new SingleBar({ format: 'sync |{bar}| {value}/{total} accounts  {eta_formatted} left', stream: process.stderr, hideCursor: true }) : null;
+          bar?.start(0, 0);
+          try {
+            report = await syncAll(app.reconciler, { ...base, onProgress: (done, total) => { bar?.setTotal(total); bar?.update(done); } });
+          } finally {
+            bar?.stop();
+          }
+        } else {
+          let vgIds = opts.account ?? [];
+          if (opts.login?.length) {
+            const byLogin = await billingReader(app.knex).vgIdsByLogin(opts.login);
+            const missing = opts.login.filter((l) => !byLogin.get(l)?.length);
+            if (missing.length) cmd.error(`no account with login ${missing.map((m) => `"${m}"`).join(', ')} in the billing`, { exitCode: 2 });
+            vgIds = opts.login.flatMap((l) => byLogin.get(l) ?? []);
+          }
+          report = await syncAccounts(app.reconciler, vgIds, base);
+        }
+      } finally {
+        await app.close();
+      }
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+      process.exitCode = report.remainingCount > 0 ? 1 : 0;
+    });
+}

@@ -1,0 +1,152 @@
+// The thin shell around the pure core for one account: given what the billing says and what the
+// platform has, plan and (unless dry-run) execute the calls, and say what the service's own
+// tables should remember. Transient platform failures propagate (the caller backs off and keeps
+// order); permanent ones are collected as the account's park reason.
+import type { Logger } from '../log.js';
+import { type AccountIdMode, accountRef, type PlatformApi } from '../smotreshka/api.js';
+import { PlatformError } from '../smotreshka/errors.js';
+import type { AccountRecord } from '../state/store.js';
+import type { DesiredAccount } from './desired.js';
+import { type Discrepancy, discrepancy, fromCall, fromIssue } from './discrepancy.js';
+import { type ActualAccount, type PlannedCall, planCalls, sameState } from './plan.js';
+
+export interface ApplyContext {
+  platform: PlatformApi;
+  idMode: AccountIdMode;
+  catalogue: ReadonlySet<string> | null;
+  now: () => number;
+  logger: Logger;
+  dryRun: boolean;
+}
+
+export interface AccountOutcome {
+  vgId: number;
+  username: string;
+  /** what differed before this run (dry-run: what would be done) */
+  found: Discrepancy[];
+  /** calls made (empty on dry-run) */
+  made: PlannedCall[];
+  /** what is still wrong afterwards: mapping issues, conflicts, errors */
+  remaining: Discrepancy[];
+  /** the record to store; null when nothing about it changed */
+  record: AccountRecord | null;
+  /** set when the account should be parked: a permanent error or a mapping problem */
+  park: { reason: string; detail: string } | null;
+}
+
+/**
+ * `actual` undefined = not looked up yet (the single-account path reads it here); null = the
+ * platform has no such account (the bulk path knows it from the full listing).
+ */
+export async function applyAccount(
+  ctx: ApplyContext,
+  desired: DesiredAccount,
+  record: AccountRecord | null,
+  actual: ActualAccount | null | undefined,
+): Promise<AccountOutcome> {
+  const { vgId, username } = desired;
+  if (actual === undefined) actual = await lookUp(ctx, record, username);
+
+  const plan = planCalls({ desired, actual, lastState: record?.state ?? null, catalogue: ctx.catalogue });
+  const issues = [...desired.issues, ...plan.issues].map((i) => fromIssue(vgId, username, i));
+  const found = [...plan.calls.map((c) => fromCall(vgId, username, c)), ...issues];
+  const outcome: AccountOutcome = { vgId, username, found, made: [], remaining: [...issues], record: null, park: null };
+  const mappingProblem = issues.find((d) => d.kind === 'mapping');
+  if (mappingProblem) outcome.park = { reason: 'mapping', detail: mappingProblem.detail };
+
+  let platformId = actual?.id ?? record?.platformId ?? null;
+  let subscriptions = actual ? [...actual.subscriptions].sort() : (record?.subscriptions ?? null);
+  let state = record?.state ?? null;
+  let stateTs = record?.stateTs ?? null;
+
+  if (!ctx.dryRun) {
+    try {
+      let calls = plan.calls;
+      if (calls[0]?.op === 'create') {
+        const c = calls[0];
+        const res = await ctx.platform.createAccount({ username: c.username, email: c.email, purchases: c.purchases });
+        outcome.made.push(c);
+        platformId = res.id;
+        if (res.created) {
+          subscriptions = [...c.purchases].sort();
+          calls = calls.slice(1);
+        } else {
+          // The username was already ours (or came back from the archive): read what it has and
+          // plan again from there instead of assuming the purchases replaced it.
+          const existing = await ctx.platform.getAccount(accountRef(ctx.idMode, { id: res.id, username }));
+          subscriptions = (existing?.subscriptions ?? []).map((s) => s.id).sort();
+          calls = planCalls({
+            desired,
+            actual: { id: res.id, subscriptions },
+            lastState: null,
+            catalogue: ctx.catalogue,
+          }).calls;
+        }
+      }
+      const ref = platformId === null ? null : accountRef(ctx.idMode, { id: platformId, username });
+      for (const call of calls) {
+        if (ref === null) break;
+        if (call.op === 'create') continue;
+        if (call.op === 'state') {
+          const ts = Math.max(ctx.now(), (stateTs ?? 0) + 1);
+          await ctx.platform.pushAccountState(ref, call.state, { stateTimestamp: ts });
+          state = call.state;
+          stateTs = ts;
+        } else {
+          await ctx.platform.setSubscription(ref, call.subscriptionId, call.op === 'enable');
+          const set = new Set(subscriptions ?? []);
+          if (call.op === 'enable') set.add(call.subscriptionId);
+          else set.delete(call.subscriptionId);
+          subscriptions = [...set].sort();
+        }
+        outcome.made.push(call);
+      }
+    } catch (err) {
+      if (!(err instanceof PlatformError) || err.transient) throw err;
+      const detail = `${err.kind}: ${err.message}${err.call ? ` (${err.call})` : ''}`;
+      outcome.remaining.push(discrepancy(vgId, username, 'error', detail));
+      outcome.park = { reason: err.kind, detail };
+      ctx.logger.warn({ vgId, username, kind: err.kind, status: err.status, call: err.call }, 'platform refused a call: account parked');
+    }
+  }
+
+  const next: AccountRecord = {
+    vgId,
+    platformId,
+    username,
+    subscriptions,
+    state,
+    stateTs,
+    nextAt: desired.nextTransition,
+  };
+  if (!ctx.dryRun && (platformId !== null || record !== null) && !sameRecord(record, next)) outcome.record = next;
+  if (ctx.dryRun) outcome.remaining = found;
+  return outcome;
+}
+
+async function lookUp(ctx: ApplyContext, record: AccountRecord | null, username: string): Promise<ActualAccount | null> {
+  // Without a stored id the platform can only be asked by username, and only where it is set up to
+  // accept usernames in paths; otherwise an entitled account is found by the idempotent create.
+  const id = record?.platformId ?? null;
+  if (id === null && ctx.idMode !== 'username') return null;
+  try {
+    const acc = await ctx.platform.getAccount(accountRef(ctx.idMode, { id: id ?? '', username }));
+    return acc ? { id: acc.id, subscriptions: acc.subscriptions.map((s) => s.id) } : null;
+  } catch (err) {
+    // 403 about one account = archived on the platform: as good as absent; create brings it back.
+    if (err instanceof PlatformError && err.kind === 'forbidden') return null;
+    throw err;
+  }
+}
+
+function sameRecord(a: AccountRecord | null, b: AccountRecord): boolean {
+  if (a === null) return false;
+  return (
+    a.platformId === b.platformId &&
+    a.username === b.username &&
+    JSON.stringify(a.subscriptions) === JSON.stringify(b.subscriptions) &&
+    sameState(a.state, b.state) &&
+    a.stateTs === b.stateTs &&
+    (a.nextAt?.getTime() ?? null) === (b.nextAt?.getTime() ?? null)
+  );
+}

@@ -1,0 +1,149 @@
+// Reconciles accounts: reads the billing, computes the desired state, applies the plan, and keeps
+// the service's own tables (mapping, last state, timers, parked accounts) up to date. Used by
+// `sync` and, one account at a time, by the propagation queue.
+import type { AccountState } from '../billing/types.js';
+import type { Logger } from '../log.js';
+import type { AccountIdMode, PlatformApi } from '../smotreshka/api.js';
+import type { StateStore } from '../state/store.js';
+import { type AccountOutcome, applyAccount } from './apply.js';
+import { type DesiredAccount, type DesiredOptions, desiredState, platformUsername } from './desired.js';
+import type { ActualAccount } from './plan.js';
+
+/** The read side of the billing that reconciling needs (src/billing/read.ts implements it). */
+export interface AccountSource {
+  loadAccount(vgId: number, at: Date): Promise<AccountState | null>;
+  loadAccounts(vgIds: number[], at: Date): Promise<AccountState[]>;
+  pageAccounts(afterVgId: number, limit: number, at: Date): Promise<AccountState[]>;
+  vgIdsByLogin(logins: string[]): Promise<Map<string, number[]>>;
+  countAccounts(): Promise<number>;
+}
+
+export interface ReconcilerOptions extends DesiredOptions {
+  idMode: AccountIdMode;
+  /** how long the platform's catalogue is trusted before it is read again */
+  catalogueTtlMs?: number;
+}
+
+export interface ReconcileOptions {
+  dryRun?: boolean;
+  /** where the change came from, kept with a park record (e.g. topic/partition/offset) */
+  source?: string | null;
+  /** the platform's account as already read (bulk path); undefined = read it here */
+  actual?: ActualAccount | null;
+}
+
+export class Reconciler {
+  private catalogueCache: { at: number; ids: Set<string> | null } | null = null;
+
+  constructor(
+    readonly deps: {
+      billing: AccountSource;
+      store: StateStore;
+      platform: PlatformApi;
+      options: ReconcilerOptions;
+      logger: Logger;
+      now?: () => Date;
+    },
+  ) {}
+
+  now(): Date {
+    return this.deps.now ? this.deps.now() : new Date();
+  }
+
+  /** The platform's catalogue; null when it can't be read (then every id is tried and errors tell). */
+  async catalogue(): Promise<ReadonlySet<string> | null> {
+    const ttl = this.deps.options.catalogueTtlMs ?? 60_000;
+    const c = this.catalogueCache;
+    if (c && Date.now() - c.at < ttl) return c.ids;
+    let ids: Set<string> | null = null;
+    try {
+      ids = new Set((await this.deps.platform.listSubscriptions()).map((s) => String(s.id)));
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'cannot read the platform catalogue; subscription ids are not checked');
+    }
+    this.catalogueCache = { at: Date.now(), ids };
+    return ids;
+  }
+
+  desired(account: AccountState, at: Date): DesiredAccount {
+    return desiredState(account, at, this.deps.options);
+  }
+
+  /** Reconciles one account now: the propagation path and `sync --account`. */
+  async reconcile(vgId: number, opts: ReconcileOptions = {}): Promise<AccountOutcome> {
+    const at = this.now();
+    const [account, record] = await Promise.all([
+      this.deps.billing.loadAccount(vgId, at),
+      this.deps.store.get(vgId),
+    ]);
+    const desired = account ? this.desired(account, at) : this.vanished(vgId, record?.username ?? '', record?.state?.balance ?? 0);
+    if (!account && !record) {
+      return { vgId, username: '', found: [], made: [], remaining: [], record: null, park: null };
+    }
+    return this.applyDesired(desired, record, opts);
+  }
+
+  /** Applies a computed desired state and records the result: shared by the single and bulk paths. */
+  async applyDesired(
+    desired: DesiredAccount,
+    record: Awaited<ReturnType<StateStore['get']>>,
+    opts: ReconcileOptions,
+  ): Promise<AccountOutcome> {
+    const { store, platform, logger } = this.deps;
+    const outcome = await applyAccount(
+      {
+        platform,
+        idMode: this.deps.options.idMode,
+        catalogue: await this.catalogue(),
+        now: () => this.now().getTime(),
+        logger,
+        dryRun: opts.dryRun ?? false,
+      },
+      desired,
+      record,
+      opts.actual,
+    );
+    if (opts.dryRun) return outcome;
+    if (outcome.record) await store.save([outcome.record]);
+    if (outcome.park) await store.park(desired.vgId, outcome.park.reason, outcome.park.detail, opts.source ?? null);
+    else await store.unpark([desired.vgId]);
+    if (outcome.made.length > 0) {
+      logger.info(
+        { vgId: desired.vgId, username: desired.username, calls: outcome.made.map(describeCall) },
+        'platform updated',
+      );
+    }
+    return outcome;
+  }
+
+  /** A vgroup row that no longer exists: switch its TV off, keep the platform account. */
+  private vanished(vgId: number, username: string, balance: number): DesiredAccount {
+    return {
+      vgId,
+      username,
+      email: '',
+      entitled: false,
+      subscriptions: [],
+      state: { balance, status: 'other', tvSuspended: true },
+      nextTransition: null,
+      issues: [],
+    };
+  }
+
+  usernameOf(login: string): string {
+    return platformUsername(this.deps.options.usernamePrefix, login);
+  }
+}
+
+export function describeCall(c: AccountOutcome['made'][number]): string {
+  switch (c.op) {
+    case 'create':
+      return `create ${c.username}${c.purchases.length ? ` with ${c.purchases.join(',')}` : ''}`;
+    case 'enable':
+      return `enable ${c.subscriptionId}`;
+    case 'disable':
+      return `disable ${c.subscriptionId}`;
+    case 'state':
+      return `state ${c.state.status} balance=${c.state.balance}`;
+  }
+}

@@ -1,0 +1,47 @@
+// Installs and removes the service's own objects in the billing database. Uses knex's migrator
+// with a static source and its own bookkeeping table, named with the service's prefix so that an
+// operator sees at a glance what belongs to us.
+import type { Knex } from 'knex';
+import { type MigrationContext, migrations } from '../../migrations/index.js';
+
+function migrator(knex: Knex, ctx: MigrationContext) {
+  const source: Knex.MigrationSource<(typeof migrations)[number]> = {
+    getMigrations: async () => migrations,
+    getMigrationName: (m) => m.name,
+    getMigration: async (m) => ({ up: (k: Knex) => m.up(k, ctx), down: (k: Knex) => m.down(k, ctx) }),
+  };
+  return {
+    config: {
+      migrationSource: source,
+      tableName: `${ctx.prefix}migrations`,
+      // one migration per transaction: MySQL DDL isn't transactional anyway
+      disableTransactions: ctx.dialect === 'mysql',
+    } satisfies Knex.MigratorConfig,
+  };
+}
+
+/** Applies every pending migration; returns the names applied now. */
+export async function migrateUp(knex: Knex, ctx: MigrationContext): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest(migrator(knex, ctx).config)) as [number, string[]];
+  return applied;
+}
+
+/** Rolls back every migration and drops the bookkeeping tables: removes all the service added. */
+export async function migrateDown(knex: Knex, ctx: MigrationContext): Promise<string[]> {
+  const cfg = migrator(knex, ctx).config;
+  const [, reverted] = (await knex.migrate.rollback(cfg, true)) as [number, string[]];
+  await knex.schema.dropTableIfExists(`${ctx.prefix}migrations_lock`);
+  await knex.schema.dropTableIfExists(`${ctx.prefix}migrations`);
+  return reverted;
+}
+
+export async function migrationStatus(knex: Knex, ctx: MigrationContext): Promise<{ applied: string[]; pending: string[] }> {
+  const [done, pending] = (await knex.migrate.list(migrator(knex, ctx).config)) as [
+    { name: string }[],
+    { file: string }[] | (typeof migrations)[number][],
+  ];
+  return {
+    applied: done.map((d) => (typeof d === 'string' ? d : d.name)),
+    pending: (pending as unknown[]).map((p) => ((p as { name?: string }).name ?? String((p as { file?: string }).file))),
+  };
+}
