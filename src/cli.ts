@@ -3,6 +3,7 @@
 // itself here; this file only wires them and turns errors into exit codes.
 import { Command } from 'commander';
 import { ConfigError } from './config.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerSimulator } from './commands/simulator.js';
 import { registerSync } from './commands/sync.js';
@@ -16,6 +17,7 @@ program
 
 registerMigrate(program);
 registerSync(program);
+registerDoctor(program);
 registerSimulator(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
