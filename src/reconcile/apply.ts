@@ -17,6 +17,8 @@ export interface ApplyContext {
   now: () => number;
   logger: Logger;
   dryRun: boolean;
+  /** the vg_id already mapped to this platform account, if another one is (single-account path) */
+  ownerOf?: (platformId: string) => Promise<number | null>;
 }
 
 export interface AccountOutcome {
@@ -45,7 +47,14 @@ export async function applyAccount(
   actual: ActualAccount | null | undefined,
 ): Promise<AccountOutcome> {
   const { vgId, username } = desired;
-  if (actual === undefined) actual = await lookUp(ctx, record, username);
+  // An account the billing doesn't entitle and that we never mapped claims nothing by its username:
+  // logins are unique per agent only, so an internet vgroup may share the TV vgroup's login.
+  if (actual === undefined) actual = desired.entitled || record?.platformId ? await lookUp(ctx, record, username) : null;
+
+  if (actual && ctx.ownerOf && actual.id !== record?.platformId) {
+    const owner = await ctx.ownerOf(actual.id);
+    if (owner !== null && owner !== vgId) return sharedUsername(vgId, username, owner);
+  }
 
   const plan = planCalls({ desired, actual, lastState: record?.state ?? null, catalogue: ctx.catalogue });
   const issues = [...desired.issues, ...plan.issues].map((i) => fromIssue(vgId, username, i));
@@ -60,53 +69,59 @@ export async function applyAccount(
   let stateTs = record?.stateTs ?? null;
 
   if (!ctx.dryRun) {
+    const refuse = (err: unknown) => {
+      if (!(err instanceof PlatformError) || err.transient) throw err;
+      const detail = `${err.kind}: ${err.message}${err.call ? ` (${err.call})` : ''}`;
+      outcome.remaining.push(discrepancy(vgId, username, 'error', detail));
+      outcome.park ??= { reason: err.kind, detail };
+      ctx.logger.warn({ vgId, username, kind: err.kind, status: err.status, call: err.call }, 'platform refused a call: account parked');
+    };
     try {
       let calls = plan.calls;
       if (calls[0]?.op === 'create') {
         const c = calls[0];
-        const res = await ctx.platform.createAccount({ username: c.username, email: c.email, purchases: c.purchases });
+        const res = await createAccount(ctx, c);
         outcome.made.push(c);
+        const owner = res.created || !ctx.ownerOf ? null : await ctx.ownerOf(res.id);
+        if (owner !== null && owner !== vgId) return sharedUsername(vgId, username, owner);
         platformId = res.id;
-        if (res.created) {
+        if (res.created && res.purchased) {
           subscriptions = [...c.purchases].sort();
           calls = calls.slice(1);
         } else {
-          // The username was already ours (or came back from the archive): read what it has and
-          // plan again from there instead of assuming the purchases replaced it.
-          const existing = await ctx.platform.getAccount(accountRef(ctx.idMode, { id: res.id, username }));
+          // The username was already ours (or came back from the archive), or the purchases were
+          // refused: read what the account has and plan again from there.
+          const existing = res.created ? null : await ctx.platform.getAccount(accountRef(ctx.idMode, { id: res.id, username }));
           subscriptions = (existing?.subscriptions ?? []).map((s) => s.id).sort();
-          calls = planCalls({
-            desired,
-            actual: { id: res.id, subscriptions },
-            lastState: null,
-            catalogue: ctx.catalogue,
-          }).calls;
+          calls = planCalls({ desired, actual: { id: res.id, subscriptions }, lastState: null, catalogue: ctx.catalogue }).calls;
         }
       }
       const ref = platformId === null ? null : accountRef(ctx.idMode, { id: platformId, username });
       for (const call of calls) {
-        if (ref === null) break;
-        if (call.op === 'create') continue;
-        if (call.op === 'state') {
-          const ts = Math.max(ctx.now(), (stateTs ?? 0) + 1);
-          await ctx.platform.pushAccountState(ref, call.state, { stateTimestamp: ts });
-          state = call.state;
-          stateTs = ts;
-        } else {
-          await ctx.platform.setSubscription(ref, call.subscriptionId, call.op === 'enable');
-          const set = new Set(subscriptions ?? []);
-          if (call.op === 'enable') set.add(call.subscriptionId);
-          else set.delete(call.subscriptionId);
-          subscriptions = [...set].sort();
+        if (ref === null || call.op === 'create') continue;
+        try {
+          if (call.op === 'state') {
+            const ts = Math.max(ctx.now(), (stateTs ?? 0) + 1);
+            await ctx.platform.pushAccountState(ref, call.state, { stateTimestamp: ts });
+            state = call.state;
+            stateTs = ts;
+          } else {
+            await ctx.platform.setSubscription(ref, call.subscriptionId, call.op === 'enable');
+            const set = new Set(subscriptions ?? []);
+            if (call.op === 'enable') set.add(call.subscriptionId);
+            else set.delete(call.subscriptionId);
+            subscriptions = [...set].sort();
+          }
+          outcome.made.push(call);
+        } catch (err) {
+          // One subscription the platform refuses (unknown, archived) must not keep the account's
+          // other subscriptions and its state from being applied; anything else stops here.
+          refuse(err);
+          if (!(err instanceof PlatformError && SUBSCRIPTION_ERRORS.has(err.kind))) break;
         }
-        outcome.made.push(call);
       }
     } catch (err) {
-      if (!(err instanceof PlatformError) || err.transient) throw err;
-      const detail = `${err.kind}: ${err.message}${err.call ? ` (${err.call})` : ''}`;
-      outcome.remaining.push(discrepancy(vgId, username, 'error', detail));
-      outcome.park = { reason: err.kind, detail };
-      ctx.logger.warn({ vgId, username, kind: err.kind, status: err.status, call: err.call }, 'platform refused a call: account parked');
+      refuse(err);
     }
   }
 
@@ -122,6 +137,34 @@ export async function applyAccount(
   if (!ctx.dryRun && (platformId !== null || record !== null) && !sameRecord(record, next)) outcome.record = next;
   if (ctx.dryRun) outcome.remaining = found;
   return outcome;
+}
+
+/** Two vgroups whose logins make the same platform username (logins are unique per agent only). */
+export function sharedUsername(vgId: number, username: string, owner: number): AccountOutcome {
+  const d = discrepancy(vgId, username, 'conflict', `the platform username is already used by vg_id ${owner}; this account is left alone`);
+  return { vgId, username, found: [d], made: [], remaining: [d], record: null, park: { reason: 'shared_username', detail: d.detail } };
+}
+
+const SUBSCRIPTION_ERRORS = new Set(['unknown_subscription', 'archived_subscription']);
+
+/**
+ * Creates the account with its subscriptions in one call. If the platform refuses the purchases
+ * (one of them archived or unknown there), the account is created bare and the subscriptions are
+ * then enabled one by one, so one bad id doesn't keep the subscriber off the platform.
+ */
+async function createAccount(
+  ctx: ApplyContext,
+  c: Extract<PlannedCall, { op: 'create' }>,
+): Promise<{ id: string; created: boolean; purchased: boolean }> {
+  try {
+    const res = await ctx.platform.createAccount({ username: c.username, email: c.email, purchases: c.purchases });
+    return { ...res, purchased: true };
+  } catch (err) {
+    if (!(err instanceof PlatformError) || err.transient || c.purchases.length === 0) throw err;
+    if (err.kind !== 'archived_subscription' && err.kind !== 'bad_request' && err.kind !== 'unknown_subscription') throw err;
+    const res = await ctx.platform.createAccount({ username: c.username, email: c.email, purchases: [] });
+    return { ...res, purchased: false };
+  }
 }
 
 async function lookUp(ctx: ApplyContext, record: AccountRecord | null, username: string): Promise<ActualAccount | null> {

@@ -98,6 +98,7 @@ export class Reconciler {
         now: () => this.now().getTime(),
         logger,
         dryRun: opts.dryRun ?? false,
+        ownerOf: (platformId) => store.ownerOf(platformId, desired.vgId),
       },
       desired,
       record,

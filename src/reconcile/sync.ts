@@ -3,7 +3,7 @@
 // the calls that change something; the per-account path reconciles the named accounts one by one.
 import pLimit from 'p-limit';
 import type { AccountRecord } from '../state/store.js';
-import { type AccountOutcome, applyAccount } from './apply.js';
+import { type AccountOutcome, applyAccount, sharedUsername } from './apply.js';
 import { type Discrepancy, type DiscrepancyKind, discrepancy } from './discrepancy.js';
 import type { ActualAccount } from './plan.js';
 import type { Reconciler } from './reconciler.js';
@@ -91,7 +91,8 @@ export async function syncAll(r: Reconciler, opts: SyncOptions): Promise<SyncRep
   const pageSize = opts.pageSize ?? 1000;
 
   const platformAccounts = await readPlatform(r, opts.platformPageSize ?? 1000);
-  const matched = new Set<string>();
+  /** platform account id → the vg_id that claimed it in this run */
+  const claimed = new Map<string, number>();
   const total = await billing.countAccounts();
   const parked = opts.dryRun ? new Set<number>() : await store.parkedIds();
   const catalogue = await r.catalogue();
@@ -121,8 +122,12 @@ export async function syncAll(r: Reconciler, opts: SyncOptions): Promise<SyncRep
           const record = records.get(account.vgId) ?? null;
           const p =
             (record?.platformId ? platformAccounts.byId.get(record.platformId) : undefined) ??
-            platformAccounts.byUsername.get(desired.username);
-          if (p) matched.add(p.id);
+            (desired.entitled ? platformAccounts.byUsername.get(desired.username) : undefined);
+          if (p) {
+            const owner = claimed.get(p.id);
+            if (owner !== undefined && owner !== account.vgId) return sharedUsername(account.vgId, desired.username, owner);
+            claimed.set(p.id, account.vgId);
+          }
           const actual: ActualAccount | null = p ? { id: p.id, subscriptions: p.subscriptions } : null;
           try {
             return await applyAccount(ctx, desired, record, actual);
@@ -151,7 +156,7 @@ export async function syncAll(r: Reconciler, opts: SyncOptions): Promise<SyncRep
   // Platform accounts that no billing account claims: reported, never touched.
   const prefix = options.usernamePrefix;
   for (const p of platformAccounts.byId.values()) {
-    if (matched.has(p.id) || !p.username.startsWith(prefix)) continue;
+    if (claimed.has(p.id) || !p.username.startsWith(prefix)) continue;
     const subs = p.subscriptions.length ? `active: ${p.subscriptions.join(', ')}` : 'no subscriptions';
     const d = discrepancy(null, p.username, 'platform_only_account', `no billing account has this username (${subs})`);
     tally.report.found.platform_only_account = (tally.report.found.platform_only_account ?? 0) + 1;

@@ -69,6 +69,12 @@ export class StateStore {
     }
   }
 
+  /** Another vg_id already mapped to this platform account, if any. */
+  async ownerOf(platformId: string, exceptVgId: number): Promise<number | null> {
+    const row = await this.knex(this.accounts).select('vg_id').where({ platform_id: platformId }).whereNot({ vg_id: exceptVgId }).first();
+    return row ? Number(row.vg_id) : null;
+  }
+
   /** Accounts whose timer is due at `at` (issue: services that start or expire by time). */
   async due(at: Date, limit: number): Promise<number[]> {
     const rows = await this.knex(this.accounts).select('vg_id').where('next_at', '<=', at).orderBy('next_at').limit(limit);
