@@ -20,7 +20,6 @@ export const accountState: Migration = {
       t.dateTime('next_at', { useTz: false }).nullable().index(`${prefix}accounts_next_at`);
       t.dateTime('updated_at', { useTz: false }).notNullable();
       t.index(['username'], `${prefix}accounts_username`);
-      t.index(['platform_id'], `${prefix}accounts_platform_id`);
     });
     await knex.schema.createTable(`${prefix}parked`, (t) => {
       t.integer('vg_id').primary();
