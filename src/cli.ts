@@ -25,6 +25,10 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     process.stderr.write(`lbcore-lifestream: ${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`lbcore-lifestream: ${(err as Error)?.stack ?? String(err)}\n`);
+  // Expected failures (platform unreachable, database refused) read as one line; the stack only
+  // helps a developer, so it is printed with LOG_LEVEL=debug.
+  const e = err as Error;
+  const detail = process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace' ? e?.stack : e?.message;
+  process.stderr.write(`lbcore-lifestream: ${detail ?? String(err)}\n`);
   process.exit(1);
 });

@@ -108,17 +108,21 @@ export async function syncAll(r: Reconciler, opts: SyncOptions): Promise<SyncRep
   let after = 0;
   let at = r.now();
   let next = billing.pageAccounts(after, pageSize, at);
+  // Pages overlap: the next page's accounts start as soon as the limiter has room, so one slow
+  // account doesn't idle the others; at most two pages are in memory at once.
+  let previous: Promise<void> = Promise.resolve();
   for (;;) {
     const page = await next;
     if (page.length === 0) break;
     after = page[page.length - 1]!.vgId;
-    at = r.now();
+    const pageAt = r.now();
+    at = pageAt;
     next = billing.pageAccounts(after, pageSize, at); // read ahead while this page's calls run
     const records = await store.getMany(page.map((a) => a.vgId));
-    const outcomes = await Promise.all(
+    const outcomes = Promise.all(
       page.map((account) =>
         limit(async () => {
-          const desired = r.desired(account, at);
+          const desired = r.desired(account, pageAt);
           const record = records.get(account.vgId) ?? null;
           const p =
             (record?.platformId ? platformAccounts.byId.get(record.platformId) : undefined) ??
@@ -147,10 +151,16 @@ export async function syncAll(r: Reconciler, opts: SyncOptions): Promise<SyncRep
         }),
       ),
     );
-    if (!opts.dryRun) await persist(r, outcomes, parked);
-    for (const o of outcomes) tally.add(o);
-    opts.onProgress?.(tally.report.accounts, Math.max(total, tally.report.accounts));
+    const done = previous.then(async () => {
+      const list = await outcomes;
+      if (!opts.dryRun) await persist(r, list, parked);
+      for (const o of list) tally.add(o);
+      opts.onProgress?.(tally.report.accounts, Math.max(total, tally.report.accounts));
+    });
+    await previous; // keeps at most two pages in flight
+    previous = done;
   }
+  await previous;
   await next.catch(() => undefined);
 
   // Platform accounts that no billing account claims: reported, never touched.
