@@ -14,7 +14,7 @@ want=$( { cat "$POM"; printf 'KAFKA_VERSION=%s\n' "${KAFKA_VERSION:-}"; } | sha2
 have=$(cat "$MARKER" 2>/dev/null || true)
 if ((!force)) && [[ $want == "$have" ]] && compgen -G "$LIBS_DIR/kafka_2.13-*.jar" >/dev/null &&
   [[ -d $PLUGINS_DIR/debezium-connector-postgres && -d $PLUGINS_DIR/debezium-connector-mysql && -d $PLUGINS_DIR/debezium-connector-mariadb ]]; then
-  say "fetch: .stack/ is up to date with stack/pom.xml ($(ls "$LIBS_DIR"/kafka_2.13-*.jar | sed 's/.*kafka_2.13-\(.*\)\.jar/Kafka \1/'))"
+  say "fetch: $STACK_DIR is up to date with stack/pom.xml ($(ls "$LIBS_DIR"/kafka_2.13-*.jar | sed 's/.*kafka_2.13-\(.*\)\.jar/Kafka \1/'))"
   exit 0
 fi
 
@@ -27,9 +27,10 @@ say "fetch: downloading Kafka + Connect + Debezium plugins with Maven (first tim
 # A changed version must not leave old jars beside the new ones on the classpath.
 rm -rf "$LIBS_DIR" "$PLUGINS_DIR" "$STACK_DIR/.unpack-markers" "$MARKER"
 mkdir -p "$STACK_DIR"
-mvn_args=(-q -B -Dstyle.color=never -f "$POM" package)
+mvn_args=(-q -B -Dstyle.color=never -f "$POM" "-Dstack.dir=$STACK_DIR" package)
 [[ -n ${KAFKA_VERSION:-} ]] && mvn_args+=("-Dkafka.version=$KAFKA_VERSION")
 start=$SECONDS
-mvn "${mvn_args[@]}" || die "Maven failed (see above); is Maven Central reachable?"
+# (Maven 3.8 prints colour resets even in quiet batch mode: strip escape sequences)
+mvn "${mvn_args[@]}" 2>&1 | sed $'s/\e\\[[0-9;]*m//g' || die "Maven failed (see above); is Maven Central reachable?"
 printf '%s\n' "$want" >"$MARKER"
 say "fetch: done in $((SECONDS - start))s: $(ls "$LIBS_DIR" | wc -l) jars in $LIBS_DIR, plugins: $(ls "$PLUGINS_DIR" | tr '\n' ' ')"
