@@ -1,7 +1,8 @@
 // Every migration in order. Listed statically (not discovered from the folder) so that the built
 // package and the TypeScript sources behave the same.
 import { accountState } from './001_account_state.js';
+import { upsale } from './003_upsale.js';
 import type { Migration } from './types.js';
 
-export const migrations: Migration[] = [accountState];
+export const migrations: Migration[] = [accountState, upsale];
 export type { Migration, MigrationContext } from './types.js';
