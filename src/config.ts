@@ -85,6 +85,10 @@ const smotreshka = z
 const upsale = z
   .object({
     allow: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
+    /** the optional JSON context body is for logs only: larger bodies are refused with 413 */
+    maxBodyBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+    /** services.comment of a row written by an upsale commit */
+    serviceComment: z.string().max(200).default('Smotreshka upsale'),
   })
   .strict();
 
