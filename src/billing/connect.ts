@@ -9,6 +9,10 @@ export type Dialect = 'pg' | 'mysql';
 // pg: `timestamp without time zone` (OID 1114) would be parsed in the Node process's local zone;
 // parse it as UTC so both dialects agree. numeric (1700) stays a string (money).
 pg.types.setTypeParser(1114, (v: string) => new Date(`${v.replace(' ', 'T')}Z`));
+// ...and write a JS Date parameter as UTC too: by default node-postgres sends it in the process's
+// local zone with an offset, which a `timestamp without time zone` column silently drops, so on a
+// machine outside UTC a stored timer (next_at) would come back shifted by the zone's offset.
+pg.defaults.parseInputDatesAsUTC = true;
 
 export function openBilling(client: Dialect, connection: string, pool = { min: 0, max: 10 }): Knex {
   if (client === 'pg') {
