@@ -1,8 +1,9 @@
 // Every migration in order. Listed statically (not discovered from the folder) so that the built
 // package and the TypeScript sources behave the same.
 import { accountState } from './001_account_state.js';
+import { propagation } from './002_propagation.js';
 import { upsale } from './003_upsale.js';
 import type { Migration } from './types.js';
 
-export const migrations: Migration[] = [accountState, upsale];
+export const migrations: Migration[] = [accountState, propagation, upsale];
 export type { Migration, MigrationContext } from './types.js';

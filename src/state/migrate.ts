@@ -2,6 +2,7 @@
 // with a static source and its own bookkeeping table, named with the service's prefix so that an
 // operator sees at a glance what belongs to us.
 import type { Knex } from 'knex';
+import { installTriggerCapture, missingCaptureObjects } from '../../migrations/capture/index.js';
 import { type MigrationContext, migrations } from '../../migrations/index.js';
 
 function migrator(knex: Knex, ctx: MigrationContext) {
@@ -20,9 +21,22 @@ function migrator(knex: Knex, ctx: MigrationContext) {
   };
 }
 
-/** Applies every pending migration; returns the names applied now. */
+/**
+ * Applies every pending migration; returns the names applied now. In trigger mode it also adds
+ * capture objects that are missing although their migration ran: migrations first applied in
+ * debezium mode, or a trigger an operator dropped. Only what is missing is created.
+ */
 export async function migrateUp(knex: Knex, ctx: MigrationContext): Promise<string[]> {
   const [, applied] = (await knex.migrate.latest(migrator(knex, ctx).config)) as [number, string[]];
+  if (ctx.captureMode === 'triggers') {
+    const missing = await missingCaptureObjects(knex, ctx);
+    if (missing.length > 0) {
+      // PostgreSQL DDL is transactional: all of it or nothing
+      if (ctx.dialect === 'pg') await knex.transaction((trx) => installTriggerCapture(trx, ctx));
+      else await installTriggerCapture(knex, ctx);
+      applied.push(`capture objects added: ${missing.join(', ')}`);
+    }
+  }
   return applied;
 }
 
