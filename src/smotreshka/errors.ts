@@ -27,6 +27,8 @@ export class PlatformError extends Error {
     readonly status?: number,
     /** method and path of the call, never a body with personal data */
     readonly call?: string,
+    /** transient only: how long the platform asked us to wait (Retry-After of a 429/503) */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
