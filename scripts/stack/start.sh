@@ -33,6 +33,9 @@ logger.reflections.name = org.reflections
 logger.reflections.level = ERROR
 logger.jetty.name = org.eclipse.jetty
 logger.jetty.level = WARN
+# the full dump of every client's configuration (hundreds of lines per producer/consumer)
+logger.configs.name = org.apache.kafka.common.config.AbstractConfig
+logger.configs.level = WARN
 LOG
 
   cat >"$CONF_DIR/server.properties" <<PROPS
@@ -128,14 +131,25 @@ start_connect() {
     return
   fi
   port_open "$KAFKA_HOST" "$CONNECT_PORT" && die "port $KAFKA_HOST:$CONNECT_PORT is taken by another process (not ours): stop it or set CONNECT_PORT"
+  pid_of broker >/dev/null || die "the broker is not running: start it first"
   say "connect: starting Kafka Connect (distributed, group $CONNECT_GROUP_ID) on $CONNECT_URL"
   spawn connect "$CONNECT_HEAP_OPTS" org.apache.kafka.connect.cli.ConnectDistributed "$CONF_DIR/connect-distributed.properties"
 }
 
 wait_connect() {
-  local deadline=$((SECONDS + STACK_START_TIMEOUT))
+  local deadline=$((SECONDS + STACK_START_TIMEOUT)) respawned=0
   until connect_ready; do
-    pid_of connect >/dev/null || fail_with_log connect "Kafka Connect exited during start"
+    if ! pid_of connect >/dev/null; then
+      # Started beside a broker that was still coming up, Connect gives up after 60 s without
+      # a cluster id: once the broker answers, one more try.
+      if ((!respawned)) && broker_ready && grep -q 'TimeoutException' "$LOG_DIR/connect.log" 2>/dev/null; then
+        warn "connect: exited while the broker was starting; starting it again"
+        respawned=1
+        start_connect
+        continue
+      fi
+      fail_with_log connect "Kafka Connect exited during start"
+    fi
     if ((SECONDS >= deadline)); then
       local listed
       listed=$(connect_plugins || echo '(no answer)')
@@ -148,7 +162,9 @@ wait_connect() {
 
 write_configs
 start_broker
-wait_broker
+# Connect starts beside the broker: its JVM start and plugin scan (~5-10 s) overlap the broker's
+# start, and it waits (up to 60 s) for the cluster to answer.
 start_connect
+wait_broker
 wait_connect
 say "stack up in $((SECONDS - t0))s: Kafka $KAFKA_HOST:$KAFKA_PORT, Connect $CONNECT_URL (logs: $LOG_DIR)"
