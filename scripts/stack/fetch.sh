@@ -23,7 +23,7 @@ if pid_of broker >/dev/null || pid_of connect >/dev/null; then
   die "the stack is running from .stack/: stop it first (scripts/stack/stop.sh), then fetch"
 fi
 
-say "fetch: downloading Kafka + Connect + Debezium plugins with Maven (first time: ~150 MB)..."
+say "fetch: downloading Kafka + Connect + Debezium plugins with Maven (first time: ~140 MB)..."
 # A changed version must not leave old jars beside the new ones on the classpath.
 rm -rf "$LIBS_DIR" "$PLUGINS_DIR" "$STACK_DIR/.unpack-markers" "$MARKER"
 mkdir -p "$STACK_DIR"
