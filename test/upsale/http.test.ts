@@ -1,6 +1,7 @@
 // The HTTP surface: callers outside upsale.allow get 403 before any database query (through
 // inject and over a real socket), malformed requests get a clear 4xx JSON error and write nothing,
 // and the OpenAPI description is served.
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UPSALE_PREFIX } from '../../src/upsale/routes.js';
 import { buildUpsaleServer } from '../../src/upsale/server.js';
@@ -109,7 +110,7 @@ describe.each(DIALECTS)('upsale HTTP on %s', (dialect) => {
   it('4xx with a JSON {error, message} for malformed requests, and nothing written', async () => {
     const print = await servicesFingerprint(f.knex);
     const q = valid();
-    const bad: [string, Parameters<typeof f.app.inject>[0], number, string][] = [
+    const bad: [string, InjectOptions, number, string][] = [
       [
         'no account',
         { method: 'POST', url: url('add/commit', { newOfferId: '5011', qsTransactionId: txId() }) },
