@@ -123,7 +123,11 @@ if ! grep -Eqs "^[[:space:]]*!includedir[[:space:]]+${MARIADB_CONF_DIR%/}/?[[:sp
   changed "appended '!includedir ${MARIADB_CONF_DIR%/}/' to $MARIADB_MAIN_CNF"
 fi
 
-read -r log_bin binlog_format row_image server_id < <(my_q "SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id")
+my_settings() {
+  read -r log_bin binlog_format row_image server_id < <(my_q "SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id") ||
+    die "cannot read the binlog settings of MariaDB at $MYSQL_HOST:$MYSQL_PORT as $MYSQL_USER"
+}
+my_settings
 if [[ $log_bin != 1 || $binlog_format != ROW || $row_image != FULL || $server_id != "$MARIADB_SERVER_ID" ]]; then
   say "MariaDB runs with log_bin=$log_bin binlog_format=$binlog_format binlog_row_image=$row_image server_id=$server_id: restart needed"
   my_restart=1
@@ -138,7 +142,7 @@ if ((my_restart)); then
   done
   my_start
   wait_for 60 "MariaDB" my_up
-  read -r log_bin binlog_format row_image server_id < <(my_q "SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id")
+  my_settings
   [[ $log_bin == 1 && $binlog_format == ROW && $row_image == FULL ]] ||
     die "MariaDB still runs with log_bin=$log_bin binlog_format=$binlog_format binlog_row_image=$row_image after restart: is $MARIADB_CNF read? (mariadbd --print-defaults)"
   changed "restarted MariaDB"

@@ -131,7 +131,7 @@ start_connect() {
     return
   fi
   port_open "$KAFKA_HOST" "$CONNECT_PORT" && die "port $KAFKA_HOST:$CONNECT_PORT is taken by another process (not ours): stop it or set CONNECT_PORT"
-  pid_of broker >/dev/null || die "the broker is not running: start it first"
+  pid_of broker >/dev/null || fail_with_log broker "the Kafka broker is not running (it exited during start?)"
   say "connect: starting Kafka Connect (distributed, group $CONNECT_GROUP_ID) on $CONNECT_URL"
   spawn connect "$CONNECT_HEAP_OPTS" org.apache.kafka.connect.cli.ConnectDistributed "$CONF_DIR/connect-distributed.properties"
 }
