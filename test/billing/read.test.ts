@@ -295,24 +295,30 @@ describe.each(DIALECTS)('billing read model on %s', (dialect) => {
     }
   });
 
-  it('pageAccounts visits every account exactly once, archived included, templates never', async () => {
-    const seen: number[] = [];
+  async function walk(pageSize: number): Promise<AccountState[]> {
+    const seen: AccountState[] = [];
     let after = 0;
     for (;;) {
-      const page = await reader.pageAccounts(after, 4, NOW);
-      if (page.length === 0) break;
-      expect(page.length).toBeLessThanOrEqual(4);
-      seen.push(...page.map((a) => a.vgId));
+      const page = await reader.pageAccounts(after, pageSize, NOW);
+      if (page.length === 0) return seen;
+      expect(page.length).toBeLessThanOrEqual(pageSize);
+      seen.push(...page);
       after = page[page.length - 1]!.vgId;
     }
+  }
+
+  it('pageAccounts visits every account exactly once, archived included, templates never', async () => {
+    const seen = (await walk(4)).map((a) => a.vgId);
     expect(seen).toEqual(SAMPLE.liveVgIds);
     expect(seen).toContain(A.svcArchived.vgId);
     expect(seen).not.toContain(A.template.vgId);
     expect(await reader.countAccounts()).toBe(SAMPLE.liveVgIds.length);
   });
 
-  it('pageAccounts gives the same accounts as loadAccounts', async () => {
-    expect(await reader.pageAccounts(0, 1000, NOW)).toEqual(await reader.loadAccounts(SAMPLE.liveVgIds, NOW));
+  it('pageAccounts gives the same accounts as loadAccounts, whatever the page size', async () => {
+    // pages fetch children by vg_id range; the template inside the range must lend nobody its service
+    const expected = await reader.loadAccounts(SAMPLE.liveVgIds, NOW);
+    for (const size of [1, 3, 18, 1000]) expect(await walk(size)).toEqual(expected);
   });
 
   it('vgIdsByLogin: exact logins only; a login used under two agents gives both vg_ids', async () => {
@@ -483,9 +489,11 @@ describe.each(DIALECTS)('generated accounts read back on %s', (dialect) => {
     expect(made.multitariff / COUNT).toBeLessThan(0.14);
   });
 
-  it('gives the same accounts through loadAccounts in chunks as through paging', async () => {
+  it('gives the same accounts through loadAccounts in chunks as through paging, also with pages over 1,000', async () => {
     const ids = Array.from({ length: COUNT }, (_, i) => made.lastVgId - i); // reversed on purpose
-    expect(await reader.loadAccounts(ids, NOW)).toEqual(await everyAccount(1000));
+    const paged = await everyAccount(1000);
+    expect(await reader.loadAccounts(ids, NOW)).toEqual(paged);
+    expect(await everyAccount(1500)).toEqual(paged); // one page, two chunks of children
   });
 
   it('fans out generated agreements and cards to their one vgroup', async () => {
