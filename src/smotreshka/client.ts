@@ -99,7 +99,7 @@ export function createPlatformClient(opts: PlatformClientOptions): PlatformClien
     maxRetryAfterMs: opts.maxRetryAfterMs ?? 60_000,
   };
   const counters = { calls: 0, attempts: 0, retries: 0, inFlight: 0, failures: noFailures() };
-  let closed = false;
+  let closing: Promise<void> | undefined;
 
   /** One exchange: the JSON answer (`undefined` when `read` is false), or a classified PlatformError. */
   async function exchange(
@@ -199,7 +199,7 @@ export function createPlatformClient(opts: PlatformClientOptions): PlatformClien
 
   /** After failure number `retriesUsed + 1`: waits and says true if the call is worth another try. */
   async function backOff(error: unknown, retriesUsed: number, call: string): Promise<boolean> {
-    if (closed || retriesUsed >= opts.retries || !(error instanceof PlatformError) || !error.transient)
+    if (closing || retriesUsed >= opts.retries || !(error instanceof PlatformError) || !error.transient)
       return false;
     counters.retries++;
     const wait = retryDelay(retriesUsed + 1, backoff, error.retryAfterMs);
@@ -275,9 +275,10 @@ export function createPlatformClient(opts: PlatformClientOptions): PlatformClien
 
     stats: () => ({ ...counters, failures: { ...counters.failures } }),
 
-    async close() {
-      closed = true;
-      await transport.close();
+    // Idempotent: the service's shutdown path and a test's cleanup may both close it.
+    close() {
+      closing ??= transport.close();
+      return closing;
     },
   };
 }
