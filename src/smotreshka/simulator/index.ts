@@ -90,7 +90,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     store.setCatalogue(catalogue, archived);
     updateSettings(initial);
     faults.clear(true);
-    recorder.clear();
+    recorder.reset();
   };
 
   const app = Fastify({

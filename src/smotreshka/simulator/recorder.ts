@@ -80,7 +80,17 @@ export class Recorder {
     return { calls, lastSeq: this.seq, oldestSeq };
   }
 
-  /** Forgets the recorded calls and totals (and the in-flight peak); `seq` keeps counting. */
+  /** Back to the start, `seq` included (POST /_simulator/reset). */
+  reset(): void {
+    this.clear();
+    this.seq = 0;
+    this.cleared = 0;
+  }
+
+  /**
+   * Forgets the recorded calls and totals (and the in-flight peak). `seq` keeps counting, so that a
+   * reader polling with `since` is not confused.
+   */
   clear(): number {
     const dropped = Math.min(this.seq - this.cleared, this.limit);
     this.ring = new Array(Math.max(0, this.limit));
