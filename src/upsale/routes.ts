@@ -4,7 +4,7 @@
 // then the billing. Every refusal is `{error, message}` JSON; every decision is HTTP 200.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { SaleKind } from '../state/upsale-journal.js';
@@ -54,7 +54,11 @@ const QUERIES: Record<SaleKind, Record<Step, z.ZodType<SaleQuery>>> = {
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
-  if (!r.success) throw invalid(`${what}: ${z.prettifyError(r.error).replaceAll('\n', '; ')}`);
+  if (!r.success) {
+    // one line naming each offending field, e.g. "query: trialDays: a whole number of days, 0-3650"
+    const problems = r.error.issues.map((i) => `${i.path.map(String).join('.') || '(whole)'}: ${i.message}`);
+    throw invalid(`${what}: ${problems.join('; ')}`);
+  }
   return r.data;
 }
 

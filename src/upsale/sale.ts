@@ -212,10 +212,12 @@ export async function commitSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
           if (reserved.state === 'committed')
             return { answer: committedAnswer(reserved), vgId, reason: 'committed concurrently' };
         }
-        const decision = await decide(deps, trx, vgId, kind, q, now, start);
+        // a trial granted at ensure stays granted when the commit doesn't repeat trialDays
+        const sale = reserved && q.trialDays === undefined ? { ...q, trialDays: reserved.trialDays } : q;
+        const decision = await decide(deps, trx, vgId, kind, sale, now, start);
         if (decision.result !== 'sell') return refusal(decision, vgId);
 
-        const trial = q.trialDays ? ` (trial ${q.trialDays} d)` : '';
+        const trial = sale.trialDays ? ` (trial ${sale.trialDays} d)` : '';
         const serviceId = await insertService(
           trx,
           {
@@ -242,7 +244,7 @@ export async function commitSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
         const record: SaleRecord = {
           qsTransactionId: q.qsTransactionId,
           billingTransactionId: reserved?.billingTransactionId ?? q.billingTransactionId ?? randomUUID(),
-          ...request(kind, q),
+          ...request(kind, sale),
           state: 'committed',
           vgId,
           serviceId,

@@ -183,6 +183,18 @@ describe.each(DIALECTS)('upsale commit on %s', (dialect) => {
     expect(await journalRow(f.knex, poor)).toBeUndefined();
   });
 
+  it('a trial granted at ensure holds at a commit that does not repeat trialDays', async () => {
+    const vgId = A.svcBasic.vgId; // 350 on the balance, 5012 costs 1490
+    const qs = txId('trial');
+    const q = { accountLogin: loginOf(vgId), newOfferId: '5012', qsTransactionId: qs };
+    expect((await call(f.app, 'add/ensure', { ...q, trialDays: 7 })).body.result).toBe('operation_ensured');
+    expect((await call(f.app, 'add/commit', q)).body.result).toBe('operation_commited');
+    expect(await soldRows(qs)).toEqual([
+      expect.objectContaining({ comment: 'Smotreshka upsale (trial 7 d)' }),
+    ]);
+    expect(await journalRow(f.knex, qs)).toMatchObject({ trial_days: 7 });
+  });
+
   it('commit re-checks the rules: an account blocked after ensure is refused, and sold once unblocked', async () => {
     const vgId = A.svcExpired.vgId; // basic 100, balance 40; 5011 costs 99 → a trial
     const qs = txId('block');
