@@ -71,7 +71,7 @@ java_cmd() {
 spawn() {
   local role=$1 log=$LOG_DIR/$1.log
   mkdir -p "$LOG_DIR" "$RUN_DIR"
-  [[ -f $log ]] && mv -f "$log" "$log.1"
+  if [[ -f $log ]]; then mv -f "$log" "$log.1"; fi
   local -a cmd
   mapfile -d '' cmd < <(java_cmd "$@")
   setsid nohup "${cmd[@]}" >"$log" 2>&1 </dev/null &
@@ -126,4 +126,30 @@ connect_ready() {
 broker_ready() {
   port_open "$KAFKA_HOST" "$KAFKA_PORT" || return 1
   grep -q 'Kafka Server started' "$LOG_DIR/broker.log" 2>/dev/null
+}
+
+# restart_role <broker|connect> [--kill] [--down SECONDS]: stops one process (SIGTERM with grace,
+# or SIGKILL like a crash), optionally stays down, then start.sh brings the stack back and waits.
+restart_role() {
+  local role=$1 mode=term down=0 pid grace
+  shift
+  while (($#)); do
+    case $1 in
+      --kill) mode=kill ;;
+      --down) down=${2:?--down needs seconds}; shift ;;
+      *) die "usage: restart-$role.sh [--kill] [--down SECONDS]" ;;
+    esac
+    shift
+  done
+  if [[ $mode == kill ]] && pid=$(pid_of "$role"); then
+    say "$role: SIGKILL pid $pid"
+    kill -KILL "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    rm -f "$RUN_DIR/$role.pid"
+  else
+    [[ $role == broker ]] && grace=${KAFKA_STOP_GRACE:-45} || grace=${CONNECT_STOP_GRACE:-30}
+    stop_role "$role" "$grace"
+  fi
+  ((down > 0)) && { say "$role: staying down for ${down}s"; sleep "$down"; }
+  exec "$STACK_SCRIPTS/start.sh"
 }

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type Admin, type Consumer, Kafka, logLevel } from 'kafkajs';
+import { type Admin, type Consumer, type EachMessagePayload, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBilling } from '../../src/billing/connect.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -84,6 +84,17 @@ interface Received {
   key: Record<string, unknown> | null;
   value: Envelope | null; // null = tombstone
   at: number; // Date.now() when the consumer got it
+}
+
+function received({ topic, partition, message }: EachMessagePayload): Received {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key ? JSON.parse(message.key.toString()) : null,
+    value: message.value ? (JSON.parse(message.value.toString()) as Envelope) : null,
+    at: Date.now(),
+  };
 }
 
 /** Collects every message of some topics; waitFor() resolves once a predicate matches. */
@@ -233,18 +244,7 @@ async function scenario(t: Target, kafka: Kafka, admin: Admin) {
   await consumer.connect();
   try {
     await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ topic: name, partition, message }) => {
-        got.push({
-          topic: name,
-          partition,
-          offset: message.offset,
-          key: message.key ? JSON.parse(message.key.toString()) : null,
-          value: message.value ? (JSON.parse(message.value.toString()) as Envelope) : null,
-          at: Date.now(),
-        });
-      },
-    });
+    await consumer.run({ eachMessage: async (payload) => got.push(received(payload)) });
     await joined;
 
     const registerMs = await register(t);
@@ -398,18 +398,7 @@ async function scenario(t: Target, kafka: Kafka, admin: Admin) {
     await replay.connect();
     try {
       await replay.subscribe({ topics: [topic('services')] });
-      await replay.run({
-        eachMessage: async ({ topic: name, partition, message }) => {
-          replayed.push({
-            topic: name,
-            partition,
-            offset: message.offset,
-            key: message.key ? JSON.parse(message.key.toString()) : null,
-            value: message.value ? (JSON.parse(message.value.toString()) as Envelope) : null,
-            at: Date.now(),
-          });
-        },
-      });
+      await replay.run({ eachMessage: async (payload) => replayed.push(received(payload)) });
       const first = await replayed.waitFor(() => true, 30_000, 'replayed message');
       expect(first.offset).toBe('1');
       expect(first.value?.op).toBe('u');
