@@ -2,9 +2,11 @@
 // knex, identical on PostgreSQL and MySQL/MariaDB.
 //
 // Shape of a load: one query for the vgroups (joined to agreement and card), then one for their
-// services and one for their multitarifs, each with an IN list of at most CHUNK vg_ids. So the
-// number of queries depends on the number of chunks, never on the number of accounts or services,
-// and every query walks an index (vgroups PK, services(vg_id), multitarifs(vg_id)).
+// services and one for their multitarifs, per CHUNK vgroups (an IN list of vg_ids, or a keyset
+// page's vg_id range). So the number of queries depends on the number of chunks, never on the
+// number of accounts or services, and every query walks an index (vgroups PK, services(vg_id),
+// multitarifs(vg_id)). The fan-out queries may name vgroups that turn out not to be accounts
+// (no agreement or card row): loading them then simply finds nothing.
 //
 // What counts as an account: a vgroup with template = 0 whose agreement and card rows exist (the
 // core needs both; LANBilling never deletes them, it archives). Archived vgroups are accounts
