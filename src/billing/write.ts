@@ -44,9 +44,11 @@ function isRetryable(err: unknown): boolean {
  * Runs `work` in one transaction with the account's vgroups row locked (SELECT … FOR UPDATE) and
  * answers its result; answers null, having written nothing, when there is no such live vgroup.
  *
- * READ COMMITTED on both servers: after the lock is granted every statement sees what the previous
- * holder committed (MySQL's default REPEATABLE READ would keep an older snapshot), and InnoDB takes
- * no gap locks that would let two accounts' writers deadlock on the service's own tables.
+ * The servers' default isolation is kept on purpose: on PostgreSQL (READ COMMITTED) every
+ * statement after the lock sees what the previous holder committed; on InnoDB (REPEATABLE READ)
+ * the snapshot is taken by the first plain read, which comes after the locking read here, so it
+ * too sees the previous holder's commit. Asking MySQL for READ COMMITTED instead would break
+ * writes on servers that binlog in STATEMENT format (error 1665), common on older LANBilling hosts.
  * `work` may run more than once (a deadlock victim is retried), so it must do nothing outside `trx`.
  */
 export async function withVgroupLocked<T>(
@@ -56,14 +58,12 @@ export async function withVgroupLocked<T>(
 ): Promise<T | null> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await knex.transaction(
-        async (trx) => {
-          const locked = await trx('vgroups').where({ vg_id: vgId, template: 0 }).forUpdate().first('vg_id');
-          if (!locked) return null;
-          return work(trx);
-        },
-        { isolationLevel: 'read committed' },
-      );
+      return await knex.transaction(async (trx) => {
+        // the first statement: nothing may read before the lock is held (see above)
+        const locked = await trx('vgroups').where({ vg_id: vgId, template: 0 }).forUpdate().first('vg_id');
+        if (!locked) return null;
+        return work(trx);
+      });
     } catch (err) {
       if (attempt >= RETRIES || !isRetryable(err)) throw err;
       await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
