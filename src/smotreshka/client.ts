@@ -19,7 +19,7 @@ export interface PlatformClientOptions {
   url: string;
   /** calls in flight at once (also the number of pooled connections) */
   concurrency: number;
-  /** per-request timeout: connect, waiting for the answer's headers, and between body chunks */
+  /** per attempt, from sending (connecting included) to the answer's last byte; waiting for a slot doesn't count */
   timeoutMs: number;
   /** retries of a transient failure (so at most retries + 1 attempts) */
   retries: number;
@@ -101,7 +101,7 @@ export function createPlatformClient(opts: PlatformClientOptions): PlatformClien
   const counters = { calls: 0, attempts: 0, retries: 0, inFlight: 0, failures: noFailures() };
   let closing: Promise<void> | undefined;
 
-  /** One exchange: the JSON answer (`undefined` when `read` is false), or a classified PlatformError. */
+  /** One exchange: the JSON answer (`undefined` when `parse` is false), or a classified PlatformError. */
   async function exchange(
     method: string,
     path: string,

@@ -31,15 +31,23 @@ export function subscriptionIds(json: unknown): string[] {
   });
 }
 
+/**
+ * Checks an account in place: a 100,000-account listing must not be copied object by object.
+ * Only a missing list or numeric ids are rewritten.
+ */
 export function account(json: unknown): PlatformAccount {
   if (!isObject(json) || typeof json.id !== 'string' || typeof json.username !== 'string') {
     throw new Unreadable('expected an account with id and username');
   }
-  const subs = json.subscriptions ?? [];
-  return {
-    ...(json as unknown as PlatformAccount),
-    subscriptions: subscriptionIds(subs).map((id) => ({ id })),
-  };
+  const subs = json.subscriptions;
+  if (subs === undefined || subs === null) {
+    json.subscriptions = [];
+  } else if (!Array.isArray(subs)) {
+    throw new Unreadable('subscriptions must be an array of {id}');
+  } else if (!subs.every((s) => isObject(s) && typeof s.id === 'string' && s.id.length > 0)) {
+    json.subscriptions = subscriptionIds(subs).map((id) => ({ id }));
+  }
+  return json as unknown as PlatformAccount;
 }
 
 /** `GET /v2/accounts/{id}`: production platforms answer flat, the vendor spec wraps in `{accounts:[...]}`. */
