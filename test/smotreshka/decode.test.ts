@@ -2,7 +2,7 @@
 // value would slip through.
 import { describe, expect, it } from 'vitest';
 import * as decode from '../../src/smotreshka/decode.js';
-import type { PlatformError } from '../../src/smotreshka/errors.js';
+import { PlatformError } from '../../src/smotreshka/errors.js';
 
 describe('account', () => {
   it('keeps a well-formed account as it is', () => {
