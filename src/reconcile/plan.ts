@@ -22,7 +22,27 @@ export interface PlanInput {
   lastState: AccountStatePush | null;
   /** the platform's catalogue; null when unknown (then every id is tried) */
   catalogue: ReadonlySet<string> | null;
+  /** the subscriptions this service last applied (StateStore); null/absent = never known */
+  applied?: readonly string[] | null;
+  /** what to do about changes made on the platform itself; absent = undo them all */
+  platformSide?: PlatformSide;
 }
+
+/**
+ * Changes made on the platform itself are the platform scan's business (platform-changes.ts) unless
+ * the policy is `revert`. Propagation then leaves alone both a subscription switched on there (on
+ * the platform, neither wanted by the billing nor applied by this service) and one switched off
+ * there (applied and still wanted, gone from the platform): undoing either would race the scan
+ * that is about to mirror or report it. `sync` restores the switched-off ones (billing → platform
+ * is its meaning) but leaves the switched-on ones to the scan.
+ */
+export interface PlatformSide {
+  keepSwitchedOn: boolean;
+  keepSwitchedOff: boolean;
+}
+
+/** The old behaviour and the `revert` policy: the platform is converged to the billing, all of it. */
+export const CONVERGE_ALL: PlatformSide = { keepSwitchedOn: false, keepSwitchedOff: false };
 
 export interface Plan {
   calls: PlannedCall[];
@@ -46,7 +66,7 @@ export function sameState(a: AccountStatePush | null, b: AccountStatePush | null
  * back), then enables. An account that isn't entitled and doesn't exist gets nothing: the platform
  * account is created on first need only.
  */
-export function planCalls({ desired, actual, lastState, catalogue }: PlanInput): Plan {
+export function planCalls({ desired, actual, lastState, catalogue, applied = null, platformSide = CONVERGE_ALL }: PlanInput): Plan {
   const issues: AccountIssue[] = [];
   const known = (id: string) => {
     if (catalogue === null || catalogue.has(id)) return true;
@@ -65,10 +85,39 @@ export function planCalls({ desired, actual, lastState, catalogue }: PlanInput):
 
   const have = new Set(actual.subscriptions);
   const want = new Set(wanted);
-  for (const id of [...have].sort()) if (!want.has(id)) calls.push({ op: 'disable', subscriptionId: id });
+  const mine = new Set(applied ?? []);
+  const switchedOn = (id: string) => !desired.subscriptions.includes(id) && !mine.has(id);
+  const switchedOff = (id: string) => mine.has(id);
+  for (const id of [...have].sort()) {
+    if (want.has(id) || (platformSide.keepSwitchedOn && switchedOn(id))) continue;
+    calls.push({ op: 'disable', subscriptionId: id });
+  }
   if (!sameState(lastState, desired.state)) calls.push({ op: 'state', state: desired.state });
-  for (const id of wanted) if (!have.has(id)) calls.push({ op: 'enable', subscriptionId: id });
+  for (const id of wanted) {
+    if (have.has(id) || (platformSide.keepSwitchedOff && switchedOff(id))) continue;
+    calls.push({ op: 'enable', subscriptionId: id });
+  }
   return { calls, issues };
+}
+
+/**
+ * The subscriptions this service counts as applied after a run, given what the platform has then:
+ * those the billing wants that the platform has or that were applied before (a switch-off there
+ * stays visible to the scan), and those applied before that are still on the platform (a disable
+ * that failed is retried). A subscription switched on on the platform is never counted: it is not
+ * this service's doing until the billing wants it.
+ */
+export function appliedAfter(
+  desired: readonly string[],
+  before: readonly string[] | null,
+  platformAfter: readonly string[],
+): string[] {
+  const prev = new Set(before ?? []);
+  const on = new Set(platformAfter);
+  const out = new Set<string>();
+  for (const id of desired) if (on.has(id) || prev.has(id)) out.add(id);
+  for (const id of prev) if (on.has(id)) out.add(id);
+  return [...out].sort();
 }
 
 /** Applies a plan to a model of the platform: what tests and dry-run reports reason with. */

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { desiredState } from '../../src/reconcile/desired.js';
-import { type ActualAccount, planCalls, simulatePlan } from '../../src/reconcile/plan.js';
+import { type ActualAccount, appliedAfter, CONVERGE_ALL, planCalls, simulatePlan } from '../../src/reconcile/plan.js';
+import { platformSideFor } from '../../src/reconcile/platform-changes.js';
 import { accountArb, ADDITIONALS, BASICS, timeArb } from './arbitraries.js';
 
 const opts = { usernamePrefix: 'lb_', emailTemplate: '{username}@op.users-mail.lfstrm.tv' };
@@ -18,6 +19,13 @@ const lastStateArb = fc.option(
     tvSuspended: fc.boolean(),
   }),
   { nil: null },
+);
+
+const appliedArb = fc.option(fc.subarray(ALL), { nil: null });
+const sideArb = fc.constantFrom(
+  { name: 'propagate (mirror/report)', side: platformSideFor('mirror', 'propagate') },
+  { name: 'sync (mirror/report)', side: platformSideFor('report', 'sync') },
+  { name: 'revert', side: CONVERGE_ALL },
 );
 
 describe('plan (property-based)', () => {
@@ -103,6 +111,58 @@ describe('plan (property-based)', () => {
         expect(calls.filter((c) => c.op === 'disable').length).toBe(subs.length);
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('leaves changes made on the platform to the scan unless reverting: the managed set converges, the rest is untouched', () => {
+    fc.assert(
+      fc.property(accountArb, timeArb, actualArb, lastStateArb, catalogueArb, appliedArb, sideArb, (a, t, actual, lastState, catalogue, applied, { side }) => {
+        fc.pre(actual !== null);
+        const desired = desiredState(a, t, opts);
+        const { calls } = planCalls({ desired, actual, lastState, catalogue, applied, platformSide: side });
+        const after = new Set(simulatePlan(actual, calls)!.subscriptions);
+        const have = new Set(actual!.subscriptions);
+        const mine = new Set(applied ?? []);
+        const wanted = desired.subscriptions.filter((id) => catalogue === null || catalogue.has(id));
+        const switchedOn = [...have].filter((id) => !desired.subscriptions.includes(id) && !mine.has(id));
+        const switchedOff = wanted.filter((id) => mine.has(id) && !have.has(id));
+        // switched on there: kept unless reverting
+        for (const id of switchedOn) expect(after.has(id)).toBe(side.keepSwitchedOn);
+        // switched off there: restored unless propagation leaves it to the scan
+        for (const id of switchedOff) expect(after.has(id)).toBe(!side.keepSwitchedOff);
+        // the rest converges: every other wanted id is there, every other unwanted id is gone
+        for (const id of wanted) if (!switchedOff.includes(id)) expect(after.has(id)).toBe(true);
+        for (const id of after) expect(wanted.includes(id) || switchedOn.includes(id)).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('is idempotent in every mode with the applied set it records', () => {
+    fc.assert(
+      fc.property(accountArb, timeArb, actualArb, lastStateArb, catalogueArb, appliedArb, sideArb, (a, t, actual, lastState, catalogue, applied, { side }) => {
+        const desired = desiredState(a, t, opts);
+        const first = planCalls({ desired, actual, lastState, catalogue, applied, platformSide: side });
+        const after = simulatePlan(actual, first.calls);
+        const pushed = first.calls.some((c) => c.op === 'state') ? desired.state : lastState;
+        const recorded = after === null ? applied : appliedAfter(desired.subscriptions, applied, after.subscriptions);
+        const second = planCalls({ desired, actual: after, lastState: pushed, catalogue, applied: recorded, platformSide: side });
+        expect(second.calls).toEqual([]);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('records as applied only what the billing wants or what was applied before, never a subscription switched on there', () => {
+    fc.assert(
+      fc.property(fc.subarray(ALL), appliedArb, fc.subarray(ALL), (desired, applied, platform) => {
+        const recorded = appliedAfter(desired, applied, platform);
+        for (const id of recorded) expect(desired.includes(id) || (applied ?? []).includes(id)).toBe(true);
+        for (const id of recorded) expect(platform.includes(id) || (desired.includes(id) && (applied ?? []).includes(id))).toBe(true);
+        for (const id of desired) if (platform.includes(id)) expect(recorded).toContain(id);
+        expect(recorded).toEqual([...recorded].sort());
+      }),
+      { numRuns: 2000 },
     );
   });
 });
