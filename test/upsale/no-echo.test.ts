@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingReader } from '../../src/billing/read.js';
 import { reattachServices } from '../../src/billing/reattach.js';
+import { sqlDateTime } from '../../src/billing/sql-time.js';
 import { silentLogger } from '../../src/log.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { createPlatformClient, type PlatformClient } from '../../src/smotreshka/client.js';
@@ -126,11 +127,17 @@ describe.each(DIALECTS)('no echo after upsale and re-attach on %s', (dialect) =>
     expect(platformSubs(vgId)).toEqual(['100', '5010']);
   });
 
-  it('and the reconciler does act on a real difference (the test could fail)', async () => {
+  it('and a real billing change after the sale does reach the platform (the test could fail)', async () => {
     const vgId = A.svcFuture.vgId;
-    await platformShows(vgId, ['100']); // the platform lost 5010 the billing sold
+    // a manager stops the sold 5010 in the billing
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000);
+    await f
+      .knex('services')
+      .where({ vg_id: vgId, tar_id: 10, serv_cat_idx: 4 })
+      .update({ timeto: sqlDateTime(now) });
     expect(await propagate(vgId)).toEqual([
-      expect.stringMatching(/^POST .*\/subscriptions \{"id":"5010","valid":true\}$/),
+      expect.stringMatching(/^POST .*\/subscriptions \{"id":"5010","valid":false\}$/),
     ]);
+    expect(platformSubs(vgId)).toEqual(['100']);
   });
 });
