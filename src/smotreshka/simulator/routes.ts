@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FaultInjector, FaultRule, FaultTarget } from './faults.js';
 import type { Platform, SimAnswer } from './platform.js';
-import type { Recorder } from './recorder.js';
+import type { CallRecord, Recorder } from './recorder.js';
 
 type Req = FastifyRequest<{ Params: { id?: string }; Querystring: Record<string, string | undefined> }>;
 
@@ -81,19 +81,19 @@ export function registerPlatformRoutes(app: FastifyInstance, deps: RouteDeps): v
 
   function finish(req: Req, ctx: CallContext, status: number, ignored?: boolean, fault?: string): void {
     recorder.leave();
-    const q = req.url.indexOf('?');
-    recorder.record({
+    const call: Omit<CallRecord, 'seq'> = {
       at: ctx.at,
       method: req.method,
-      path: q === -1 ? req.url : req.url.slice(0, q),
+      path: pathOf(req),
       route: ctx.route,
       query: req.query,
       body: req.body,
       status,
       ms: performance.now() - ctx.started,
-      ...(ignored ? { ignored } : {}),
-      ...(fault ? { fault } : {}),
-    });
+    };
+    if (ignored) call.ignored = true;
+    if (fault) call.fault = fault;
+    recorder.record(call);
   }
 
   async function withFaults(req: Req, reply: FastifyReply, ctx: CallContext, run: (req: Req) => SimAnswer) {
@@ -125,8 +125,7 @@ export function registerPlatformRoutes(app: FastifyInstance, deps: RouteDeps): v
 
   /** What the call is about, resolved through the store, so rules can match by account. */
   function target(req: Req): FaultTarget {
-    const q = req.url.indexOf('?');
-    const t: FaultTarget = { method: req.method, path: q === -1 ? req.url : req.url.slice(0, q) };
+    const t: FaultTarget = { method: req.method, path: pathOf(req) };
     const ref = req.params.id;
     if (ref !== undefined) {
       t.ref = ref;
@@ -138,6 +137,12 @@ export function registerPlatformRoutes(app: FastifyInstance, deps: RouteDeps): v
     }
     return t;
   }
+}
+
+/** The path as sent, without the query string. */
+function pathOf(req: Req): string {
+  const q = req.url.indexOf('?');
+  return q === -1 ? req.url : req.url.slice(0, q);
 }
 
 /** The answer of a failing rule, in the error form of the API it hits (v2 `{error}`, v3 `{code, message}`). */
