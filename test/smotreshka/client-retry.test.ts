@@ -197,7 +197,7 @@ describe('concurrency', () => {
           await c.close();
         },
       ),
-      { numRuns: 12 },
+      { numRuns: 8 },
     );
   });
 

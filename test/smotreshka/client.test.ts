@@ -117,7 +117,7 @@ describe('every call', () => {
           expect(new Set(await client.accountSubscriptions(id))).toEqual(model);
         },
       ),
-      { numRuns: 30 },
+      { numRuns: 15 },
     );
   });
 

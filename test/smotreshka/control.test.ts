@@ -174,7 +174,7 @@ describe('platform-side state', () => {
           }
         },
       ),
-      { numRuns: 20 },
+      { numRuns: 10 },
     );
   });
 

@@ -227,7 +227,7 @@ describe('listing', () => {
           expect(seen).toEqual(live);
         },
       ),
-      { numRuns: 25 },
+      { numRuns: 15 },
     );
   });
 });
