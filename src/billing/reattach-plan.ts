@@ -4,6 +4,7 @@
 // subscriptions in force never changes and the platform sees nothing; one that B does not offer is
 // only stopped. Services on a tariff the vgroup holds through multitarifs (layout 3) are not
 // strays and are left alone.
+import type { AccountState } from './types.js';
 import type { NewService } from './write.js';
 
 /** A switched-on TV services row of the vgroup, with its category's uuid (trimmed, non-empty). */
@@ -135,4 +136,25 @@ export function planReattach(input: ReattachInput): ReattachPlan {
     attached.push({ uuid: s.uuid, timefrom: to.timefrom, timeto: to.timeto });
   }
   return plan;
+}
+
+/**
+ * Whether an account as the read model loaded it has TV services left on a tariff it no longer
+ * has (neither vgroups.tar_id nor a multitarif): the level-triggered test for calling
+ * reattachServices. Free (the data is already loaded), and immune to how changes were coalesced:
+ * it looks at what the billing holds, not at which event arrived.
+ */
+export function needsReattach(account: AccountState, at: Date): boolean {
+  const multi = new Set(account.multitarifs.map((m) => m.tarId));
+  return account.services.some(
+    (s) =>
+      s.uuid !== null &&
+      s.uuid.trim() !== '' &&
+      s.tarId !== account.tarId &&
+      !multi.has(s.tarId) &&
+      s.state !== 0 &&
+      s.state !== 2 &&
+      s.needCalc !== -1 &&
+      (s.timeto === null || s.timeto.getTime() > Math.max(at.getTime(), s.timefrom.getTime())),
+  );
 }

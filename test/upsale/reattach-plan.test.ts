@@ -6,10 +6,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type HeldService,
+  needsReattach,
   planReattach,
   type ReattachInput,
   type ReattachPlan,
 } from '../../src/billing/reattach-plan.js';
+import type { AccountState } from '../../src/billing/types.js';
 
 const T = new Date('2026-06-15T12:00:00Z');
 const A = 20;
@@ -202,5 +204,51 @@ describe('planReattach (property)', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+/** The account as the read model would load it, holding `services`, on tariff B with the multi-tariff. */
+function accountHolding(services: HeldService[]): AccountState {
+  return {
+    vgId: 7,
+    login: 'x',
+    agentId: 1,
+    tarId: B,
+    blocked: 0,
+    archive: false,
+    agreement: { agrmId: 1, number: null, balance: '0.000000', credit: '0.000000', state: 0, archive: false },
+    card: { uid: 1, name: null, email: null, archive: false },
+    multitarifs: [{ recordId: 1, tarId: MULTI, dtfrom: new Date(0), dtto: null }],
+    services: services.map((s) => ({
+      serviceId: s.serviceId,
+      tarId: s.tarId,
+      servCatIdx: s.servCatIdx,
+      uuid: s.uuid,
+      serviceType: 1,
+      timefrom: s.timefrom,
+      timeto: s.timeto,
+      state: s.state,
+      needCalc: s.needCalc,
+    })),
+  };
+}
+
+describe('needsReattach', () => {
+  it('is true exactly when planReattach has something to do', () => {
+    fc.assert(
+      fc.property(holding, (services) => {
+        const live = services.filter((s) => s.timeto === null || s.timeto > T); // what reattach.ts reads
+        const plan = planReattach(input(live));
+        expect(needsReattach(accountHolding(services), T)).toBe(plan.moves.length + plan.closes.length > 0);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('ignores switched-off and deleted rows', () => {
+    const off = held(A, '100', -10, null, { state: 2 });
+    const deleted = held(A, '101', -10, null, { needCalc: -1 });
+    expect(needsReattach(accountHolding([off, deleted]), T)).toBe(false);
+    expect(needsReattach(accountHolding([held(A, '100', -10)]), T)).toBe(true);
   });
 });

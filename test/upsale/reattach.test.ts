@@ -2,7 +2,9 @@
 // new tariff by uuid at one instant, the subscriptions in force unchanged, what the new tariff
 // lacks stopped, multi-tariff services untouched, and a second (or concurrent) run doing nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { billingReader } from '../../src/billing/read.js';
 import { reattachServices } from '../../src/billing/reattach.js';
+import { needsReattach } from '../../src/billing/reattach-plan.js';
 import { DIALECTS } from '../support/db.js';
 import {
   A,
@@ -27,6 +29,8 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
 
   const setTariff = (vgId: number, tarId: number) =>
     f.knex('vgroups').where({ vg_id: vgId }).update({ tar_id: tarId });
+  const needs = async (vgId: number) =>
+    needsReattach((await billingReader(f.knex).loadAccount(vgId, new Date()))!, new Date());
 
   it('moves the TV services from A to B by uuid at one instant; the platform set is unchanged', async () => {
     const vgId = A.inetTvA.vgId; // 101 + 5010 + a static IP on A
@@ -37,8 +41,10 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
     const subsBefore = await subscriptionsOf(f.knex, vgId);
     expect(subsBefore).toEqual(['101', '5010']);
 
+    expect(await needs(vgId)).toBe(true);
     const result = await reattachServices(f.knex, vgId, at);
     expect(result).toMatchObject({ vgId, tarId: TARIFF_B, at: T, closed: [] });
+    expect(await needs(vgId)).toBe(false);
     expect(result!.moved.map((m) => m.uuid).sort()).toEqual(['101', '5010']);
 
     const after = await servicesRows(f.knex, vgId);
@@ -91,6 +97,7 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
   it('leaves multi-tariff services (layout 3) alone when the main tariff changes', async () => {
     const vgId = A.inetMulti.vgId;
     await setTariff(vgId, TARIFF_A);
+    expect(await needs(vgId)).toBe(false);
     const print = await servicesFingerprint(f.knex);
     expect(await reattachServices(f.knex, vgId, new Date())).toMatchObject({ moved: [], closed: [] });
     expect(await servicesFingerprint(f.knex)).toBe(print);
