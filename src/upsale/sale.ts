@@ -184,9 +184,6 @@ export async function commitSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
   const journal = new UpsaleJournal(deps.tablePrefix);
   const now = wholeSecond(deps.now());
   const start = wholeSecond(q.serviceStartTimestamp ?? now);
-  if (start.getTime() < now.getTime() - START_PAST_MS || start.getTime() > now.getTime() + START_FUTURE_MS) {
-    throw invalid('serviceStartTimestamp must lie between 24 hours ago and 31 days ahead');
-  }
 
   // Two rounds at most: a duplicate key in the first means a concurrent twin committed under
   // another account's lock (a forged or confused request); the second round answers from it.
@@ -197,6 +194,13 @@ export async function commitSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
       if (prior.state === 'committed')
         return { answer: committedAnswer(prior), vgId: prior.vgId, reason: 'already committed' };
     }
+    // checked only for a commit still to be made: a repeat, however late, answers from the journal
+    if (
+      start.getTime() < now.getTime() - START_PAST_MS ||
+      start.getTime() > now.getTime() + START_FUTURE_MS
+    ) {
+      throw invalid('serviceStartTimestamp must lie between 24 hours ago and 31 days ahead');
+    }
     const found = await resolveAccount(resolveDeps(deps), q, now);
     if (found.vgId === null)
       return { answer: { result: 'no_subscription_rules' }, vgId: null, reason: found.reason };
@@ -205,7 +209,7 @@ export async function commitSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
 
     try {
       const outcome = await withVgroupLocked(deps.knex, vgId, async (trx): Promise<SaleOutcome> => {
-        // under the lock: what an earlier holder committed is visible now (READ COMMITTED)
+        // under the lock: what an earlier holder committed is visible now (write.ts says why)
         const reserved = await journal.get(trx, q.qsTransactionId);
         if (reserved) {
           assertSameSale(reserved, kind, q, vgId);

@@ -3,6 +3,7 @@
 // conflicts that are refused without writing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqlDateTime } from '../../src/billing/sql-time.js';
+import { buildUpsaleServer } from '../../src/upsale/server.js';
 import { DIALECTS } from '../support/db.js';
 import {
   A,
@@ -256,6 +257,25 @@ describe.each(DIALECTS)('upsale commit on %s', (dialect) => {
       });
     }
     expect(await servicesFingerprint(f.knex)).toBe(print);
+  });
+
+  it('a commit repeated long after, with a start now out of the window, still answers as the first', async () => {
+    const vgId = A.svcFuture.vgId;
+    const q = {
+      accountLogin: loginOf(vgId),
+      newOfferId: '5012',
+      qsTransactionId: txId('late'),
+      trialDays: 1,
+      serviceStartTimestamp: new Date(Date.now() - 23 * 3600_000).toISOString(),
+    };
+    const first = await call(f.app, 'add/commit', q);
+    expect(first.body.result).toBe('operation_commited');
+    const later = await buildUpsaleServer({ ...f.deps, now: () => new Date(Date.now() + 2 * 86400_000) });
+    try {
+      expect((await call(later, 'add/commit', q)).body).toEqual(first.body);
+    } finally {
+      await later.close();
+    }
   });
 
   it.each([
