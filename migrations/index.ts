@@ -3,7 +3,8 @@
 import { accountState } from './001_account_state.js';
 import { propagation } from './002_propagation.js';
 import { upsale } from './003_upsale.js';
+import { debeziumCapture } from './005_debezium_capture.js';
 import type { Migration } from './types.js';
 
-export const migrations: Migration[] = [accountState, propagation, upsale];
+export const migrations: Migration[] = [accountState, propagation, upsale, debeziumCapture];
 export type { Migration, MigrationContext } from './types.js';

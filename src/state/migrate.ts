@@ -3,6 +3,7 @@
 // operator sees at a glance what belongs to us.
 import type { Knex } from 'knex';
 import { installTriggerCapture, missingCaptureObjects } from '../../migrations/capture/index.js';
+import { checkDebeziumServer, installDebeziumCapture, missingDebeziumObjects } from '../../migrations/debezium/index.js';
 import { type MigrationContext, migrations } from '../../migrations/index.js';
 
 function migrator(knex: Knex, ctx: MigrationContext) {
@@ -22,9 +23,10 @@ function migrator(knex: Knex, ctx: MigrationContext) {
 }
 
 /**
- * Applies every pending migration; returns the names applied now. In trigger mode it also adds
- * capture objects that are missing although their migration ran: migrations first applied in
- * debezium mode, or a trigger an operator dropped. Only what is missing is created.
+ * Applies every pending migration; returns the names applied now. It also adds the configured
+ * mode's capture objects that are missing although their migration ran: migrations first applied
+ * in the other mode, or a trigger (publication, heartbeat table...) an operator dropped. Only what
+ * is missing is created. In debezium mode the server's settings are checked every time.
  */
 export async function migrateUp(knex: Knex, ctx: MigrationContext): Promise<string[]> {
   const [, applied] = (await knex.migrate.latest(migrator(knex, ctx).config)) as [number, string[]];
@@ -35,6 +37,15 @@ export async function migrateUp(knex: Knex, ctx: MigrationContext): Promise<stri
       if (ctx.dialect === 'pg') await knex.transaction((trx) => installTriggerCapture(trx, ctx));
       else await installTriggerCapture(knex, ctx);
       applied.push(`capture objects added: ${missing.join(', ')}`);
+    }
+  } else {
+    // debezium mode: the server settings every time (they can change under us), then top up
+    await checkDebeziumServer(knex, ctx);
+    const missing = await missingDebeziumObjects(knex, ctx);
+    if (missing.length > 0) {
+      if (ctx.dialect === 'pg') await knex.transaction((trx) => installDebeziumCapture(trx, ctx));
+      else await installDebeziumCapture(knex, ctx);
+      applied.push(`debezium capture objects added: ${missing.join(', ')}`);
     }
   }
   return applied;

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateUp } from '../../src/state/migrate.js';
 import { StateStore } from '../../src/state/store.js';
+import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/db.js';
 
 describe.each(DIALECTS)('a process outside UTC on %s', (dialect) => {
@@ -11,6 +12,8 @@ describe.each(DIALECTS)('a process outside UTC on %s', (dialect) => {
   beforeAll(async () => {
     process.env.TZ = 'Asia/Yekaterinburg'; // UTC+5, no daylight saving
     db = await createTestDatabase(dialect, 'tz');
+    // migrate refuses a database without the billing's tables in either capture mode
+    await createLanbillingSchema(db.knex, dialect);
     await migrateUp(db.knex, { dialect, prefix: 'lifestream_', captureMode: 'debezium' });
   });
   afterAll(async () => {
