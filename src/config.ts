@@ -39,6 +39,8 @@ const kafka = z
     groupId: z.string().min(1).default('lbcore-lifestream'),
     topicPrefix: z.string().min(1).default('lanbilling'),
     clientId: z.string().min(1).default('lbcore-lifestream'),
+    /** a `run` that stops answering (crashed) loses its partitions to the others after this long */
+    sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
   })
   .strict();
 
@@ -49,9 +51,22 @@ const capture = z
     pollIntervalMs: z.number().int().min(10).max(60_000).default(500),
     kafka: kafka.default(kafka.parse({})),
     connect: z
-      .object({ url: url.default('http://127.0.0.1:8083'), connectorName: z.string().min(1).optional() })
+      .object({
+        url: url.default('http://127.0.0.1:8083'),
+        /** default: lifestream-<postgres|mysql|mariadb>-<database> */
+        connectorName: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_' and '-' only")
+          .optional(),
+        /**
+         * values for the connector template's placeholders (connectors/README.md) where the derived
+         * ones don't fit: DB_HOST as the Connect worker sees the database, DB_PASSWORD as a Connect
+         * config-provider reference (${file:...}), TOPIC_PARTITIONS, HEARTBEAT_INTERVAL_MS...
+         */
+        settings: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'placeholder names are upper case'), z.string()).default({}),
+      })
       .strict()
-      .default({ url: 'http://127.0.0.1:8083' }),
+      .default({ url: 'http://127.0.0.1:8083', settings: {} }),
   })
   .strict();
 
