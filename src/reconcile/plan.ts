@@ -34,7 +34,8 @@ export interface PlanInput {
  * the platform, neither wanted by the billing nor applied by this service) and one switched off
  * there (applied and still wanted, gone from the platform): undoing either would race the scan
  * that is about to mirror or report it. `sync` restores the switched-off ones (billing → platform
- * is its meaning) but leaves the switched-on ones to the scan.
+ * is its meaning) but leaves the switched-on ones to the scan. While the billing suspends the
+ * account's TV (blocked, switched off, removed) nothing switched on there is kept.
  */
 export interface PlatformSide {
   keepSwitchedOn: boolean;
@@ -86,10 +87,12 @@ export function planCalls({ desired, actual, lastState, catalogue, applied = nul
   const have = new Set(actual.subscriptions);
   const want = new Set(wanted);
   const mine = new Set(applied ?? []);
+  // A block (or a removed account) stops all TV, whoever switched it on: the billing's "no TV" wins.
+  const keepOn = platformSide.keepSwitchedOn && !desired.state.tvSuspended;
   const switchedOn = (id: string) => !desired.subscriptions.includes(id) && !mine.has(id);
   const switchedOff = (id: string) => mine.has(id);
   for (const id of [...have].sort()) {
-    if (want.has(id) || (platformSide.keepSwitchedOn && switchedOn(id))) continue;
+    if (want.has(id) || (keepOn && switchedOn(id))) continue;
     calls.push({ op: 'disable', subscriptionId: id });
   }
   if (!sameState(lastState, desired.state)) calls.push({ op: 'state', state: desired.state });

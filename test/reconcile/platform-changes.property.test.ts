@@ -19,6 +19,7 @@ import { ADDITIONALS, BASICS } from './arbitraries.js';
 const ALL = [...BASICS, ...ADDITIONALS, '777'];
 const SEEN_AT = new Date(Date.UTC(2026, 0, 1, 12));
 const STATE = { balance: 100, status: 'active' as const, tvSuspended: false };
+const SUSPENDED = { balance: 100, status: 'suspended_manually' as const, tvSuspended: true };
 
 const policyArb = fc.constantFrom<PlatformChangesPolicy>('mirror', 'revert', 'report');
 
@@ -94,14 +95,15 @@ function billingOf(o: AccountObservation): BillingSide {
   return o.owner.billing;
 }
 
-function desiredOf(subscriptions: readonly string[]): DesiredAccount {
+/** The core's answer for the billing side: what it wants, and whether it suspends the account's TV. */
+function desiredOf(b: BillingSide, subscriptions: readonly string[] = b.desired): DesiredAccount {
   return {
     vgId: 7,
     username: 'op_x',
     email: 'x@example.org',
     entitled: true,
     subscriptions: [...subscriptions].sort(),
-    state: STATE,
+    state: b.suspended ? SUSPENDED : STATE,
     nextTransition: null,
     issues: [],
   };
@@ -215,17 +217,17 @@ describe('platform-side changes (property-based)', () => {
 
         const actual = { id: 'p1', subscriptions: [...o.platform] };
         const before = planCalls({
-          desired: desiredOf(b.desired),
+          desired: desiredOf(b),
           actual,
-          lastState: STATE,
+          lastState: b.suspended ? SUSPENDED : STATE,
           catalogue: null,
           applied: o.applied,
           platformSide: side,
         }).calls;
         const after = planCalls({
-          desired: desiredOf(desiredAfter),
+          desired: desiredOf(b, desiredAfter),
           actual,
-          lastState: STATE,
+          lastState: b.suspended ? SUSPENDED : STATE,
           catalogue: null,
           applied: appliedNow,
           platformSide: side,
@@ -264,7 +266,7 @@ describe('platform-side changes (property-based)', () => {
     );
   });
 
-  it('propagation never undoes a platform-side change unless the policy is revert; sync restores only what was switched off', () => {
+  it('propagation never undoes a platform-side change unless the policy is revert or the account is suspended; sync restores only what was switched off', () => {
     fc.assert(
       fc.property(accountObservationArb, policyArb, (o, policy) => {
         const b = billingOf(o);
@@ -272,9 +274,9 @@ describe('platform-side changes (property-based)', () => {
         const actual = { id: 'p1', subscriptions: [...o.platform] };
         for (const purpose of ['propagate', 'sync'] as const) {
           const { calls } = planCalls({
-            desired: desiredOf(b.desired),
+            desired: desiredOf(b),
             actual,
-            lastState: STATE,
+            lastState: b.suspended ? SUSPENDED : STATE,
             catalogue: null,
             applied: o.applied,
             platformSide: platformSideFor(policy, purpose),
@@ -286,7 +288,9 @@ describe('platform-side changes (property-based)', () => {
           );
           for (const c of changes) {
             const call = touched.get(c.subscriptionId);
-            if (policy === 'revert') expect(call).toBe(c.seen === 'switched_off' ? 'enable' : 'disable');
+            // a block stops all TV, whoever switched it on
+            if (policy === 'revert' || c.reason === 'suspended')
+              expect(call).toBe(c.seen === 'switched_off' ? 'enable' : 'disable');
             else if (purpose === 'sync' && c.seen === 'switched_off') expect(call).toBe('enable');
             else expect(call).toBeUndefined();
           }
@@ -305,9 +309,9 @@ describe('platform-side changes (property-based)', () => {
           const b = billingOf(o);
           const actual = { id: 'p1', subscriptions: [...o.platform] };
           const { calls } = planCalls({
-            desired: desiredOf(b.desired),
+            desired: desiredOf(b),
             actual,
-            lastState: STATE,
+            lastState: b.suspended ? SUSPENDED : STATE,
             catalogue: null,
             applied: o.applied,
             platformSide: platformSideFor(policy, 'propagate'),
@@ -315,7 +319,10 @@ describe('platform-side changes (property-based)', () => {
           const platformAfter = simulatePlan(actual, calls)!.subscriptions;
           const appliedNow = appliedAfter(b.desired, o.applied, platformAfter);
           const keys = (x: AccountObservation) => sorted(decidePlatformChanges(x, policy).map((c) => c.key));
-          expect(keys({ ...o, platform: platformAfter, applied: appliedNow })).toEqual(keys(o));
+          // a suspended account's platform is emptied by the block itself: nothing stays pending
+          expect(keys({ ...o, platform: platformAfter, applied: appliedNow })).toEqual(
+            b.suspended ? [] : keys(o),
+          );
         },
       ),
       { numRuns: 3000 },
