@@ -9,6 +9,7 @@ import { Reconciler } from './reconcile/reconciler.js';
 import type { PlatformApi } from './smotreshka/api.js';
 import { createPlatformClient } from './smotreshka/client.js';
 import { StateStore } from './state/store.js';
+import { type PlatformStatus, watchPlatform } from './ops/platform-watch.js';
 import type { MigrationContext } from '../migrations/index.js';
 
 export interface App {
@@ -17,6 +18,8 @@ export interface App {
   knex: Knex;
   store: StateStore;
   platform: PlatformApi & { close(): Promise<void> };
+  /** whether the platform answered the last call (for /health) */
+  platformStatus(): PlatformStatus;
   reconciler: Reconciler;
   migration: MigrationContext;
   close(): Promise<void>;
@@ -31,17 +34,21 @@ export function migrationContext(config: Config): MigrationContext {
   return { dialect: config.billing.client, prefix: config.state.tablePrefix, captureMode: config.capture.mode };
 }
 
-export function createApp(config: Config, logger: Logger): App {
-  const knex = openKnex(config);
+/** `extraConnections`: pool slots on top of billing.pool.max (`run`: reader, timers, health). */
+export function createApp(config: Config, logger: Logger, opts: { extraConnections?: number } = {}): App {
+  const knex = openKnex(config, opts.extraConnections ?? 0);
   const store = new StateStore(knex, config.state.tablePrefix);
   const s = config.smotreshka;
-  const platform = createPlatformClient({
-    url: s.url,
-    concurrency: s.concurrency,
-    timeoutMs: s.timeoutMs,
-    retries: s.retries,
-    logger,
-  });
+  const watched = watchPlatform(
+    createPlatformClient({
+      url: s.url,
+      concurrency: s.concurrency,
+      timeoutMs: s.timeoutMs,
+      retries: s.retries,
+      logger,
+    }),
+  );
+  const platform = watched.api;
   const reconciler = new Reconciler({
     billing: billingReader(knex),
     store,
@@ -55,6 +62,7 @@ export function createApp(config: Config, logger: Logger): App {
     knex,
     store,
     platform,
+    platformStatus: watched.status,
     reconciler,
     migration: migrationContext(config),
     async close() {

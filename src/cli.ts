@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { ConfigError } from './config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerRun } from './commands/run.js';
 import { registerSimulator } from './commands/simulator.js';
 import { registerSync } from './commands/sync.js';
 
@@ -16,6 +17,7 @@ program
   .showHelpAfterError();
 
 registerMigrate(program);
+registerRun(program);
 registerSync(program);
 registerDoctor(program);
 registerSimulator(program);

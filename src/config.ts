@@ -49,6 +49,10 @@ const capture = z
     mode: z.enum(['triggers', 'debezium']).default('triggers'),
     /** trigger mode: how often the change log is polled (the safety net on PostgreSQL, the mechanism on MySQL) */
     pollIntervalMs: z.number().int().min(10).max(60_000).default(500),
+    /** trigger mode: change-log rows handled per transaction */
+    batchSize: z.number().int().min(1).max(10_000).default(500),
+    /** a newly queued account waits this long, so that one edit spread over a few transactions is one reconcile */
+    debounceMs: z.number().int().min(0).max(5_000).default(10),
     kafka: kafka.default(kafka.parse({})),
     connect: z
       .object({
@@ -86,6 +90,12 @@ const smotreshka = z
       .default('{username}@example.users-mail.lfstrm.tv'),
     platformChanges: z.enum(['mirror', 'revert', 'report']).default('mirror'),
     scanIntervalSeconds: z.number().int().min(10).default(300),
+    /**
+     * the platform scan writes nothing when one scan would change more than this share of the
+     * accounts it saw (a platform glitch looks like that): the operator decides with
+     * `sync --from-platform`
+     */
+    scanMaxChangeShare: z.number().min(0).max(1).default(0.05),
     /** requests in flight to the platform at once */
     concurrency: z.number().int().min(1).max(512).default(16),
     /** per-request timeout */
@@ -117,6 +127,23 @@ const state = z
   })
   .strict();
 
+const queue = z
+  .object({
+    /** accounts reconciled at once (each account's reconciles never overlap) */
+    concurrency: z.number().int().min(1).max(512).default(16),
+    /** an account that keeps changing is reconciled at most once per this interval */
+    hotAccountIntervalMs: z.number().int().min(0).max(60_000).default(500),
+    /** back-off of one account after a transient failure: cap of the exponential delay */
+    retryMaxDelayMs: z.number().int().min(100).max(3_600_000).default(60_000),
+    /** transient platform failures in a row that pause the whole queue (platform down) */
+    circuitFailures: z.number().int().min(1).max(10_000).default(5),
+    /** longest pause of the whole queue while the platform is down */
+    circuitMaxPauseMs: z.number().int().min(100).max(600_000).default(30_000),
+    /** on SIGTERM, how long reconciles in flight may finish; unfinished ones stay queued */
+    shutdownGraceMs: z.number().int().min(0).max(300_000).default(10_000),
+  })
+  .strict();
+
 const log = z
   .object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -132,6 +159,7 @@ export const configSchema = z
     capture: capture.default(capture.parse({})),
     smotreshka,
     upsale: upsale.default(upsale.parse({})),
+    queue: queue.default(queue.parse({})),
     state: state.default(state.parse({})),
     log: log.default(log.parse({})),
   })

@@ -1,0 +1,65 @@
+// `run`: the service. Propagates billing changes to the platform (trigger capture, queue, timers)
+// and serves HTTP (/health, the upsale endpoints) until SIGTERM/SIGINT. On a signal it stops taking
+// work, gives reconciles in flight queue.shutdownGraceMs to finish, and exits; whatever was queued
+// stays in <prefix>pending for the next start. A second signal exits at once (still nothing lost:
+// the queue is in the database).
+import type { Command } from 'commander';
+import { createApp } from '../app.js';
+import { redactUrl } from '../config.js';
+import { NotReadyError, startService } from '../service.js';
+import { registerUpsaleRoutes, upsaleDepsFromConfig } from '../upsale/routes.js';
+import { configAndLogger } from './common.js';
+
+/** Pool slots beyond billing.pool.max: the change-log reader's transaction, its fan-out, timers, /health. */
+const EXTRA_CONNECTIONS = 4;
+
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+export function registerRun(program: Command) {
+  program
+    .command('run')
+    .description(
+      'propagate billing changes to the platform (trigger capture, per-account queue, timers) and serve HTTP ' +
+        '(/health, /upsale/v3/...) until SIGTERM/SIGINT; needs `migrate` first',
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { config, logger } = configAndLogger(cmd);
+      const app = createApp(config, logger, { extraConnections: EXTRA_CONNECTIONS });
+      let service: Awaited<ReturnType<typeof startService>>;
+      try {
+        service = await startService(app, {
+          routes: [(server) => registerUpsaleRoutes(server, upsaleDepsFromConfig(config, app.knex, logger))],
+          // `/metrics` joins here when it exists
+        });
+      } catch (err) {
+        await app.close();
+        if (err instanceof NotReadyError) {
+          process.stderr.write(`lbcore-lifestream: ${err.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        throw err;
+      }
+      logger.info({ billing: redactUrl(config.billing.connection), platform: config.smotreshka.url, http: service.url }, 'running');
+
+      const signal = await nextSignal();
+      logger.info({ signal }, 'stopping: no new work, letting reconciles in flight finish (signal again to quit at once)');
+      void nextSignal().then(() => {
+        logger.warn('quitting at once; queued accounts stay queued');
+        process.exit(130);
+      });
+      await service.stop();
+      await app.close();
+      logger.flush?.();
+    });
+}

@@ -1,0 +1,245 @@
+// The per-account propagation queue: workers take due accounts from <prefix>pending and reconcile
+// them, many accounts at once, never one account twice at once.
+//
+// - Coalescing: every change to an account only bumps its pending row; a reconcile reads the
+//   billing as it is, so one run covers all changes made before it read. A row is deleted only if
+//   its seq is unchanged since the run started; otherwise the account runs again.
+// - Hot accounts: an account runs again no sooner than `hotIntervalMs` after its previous run
+//   started, whether it changed during that run (its row stays, with a later not_before) or just
+//   after it (a new row, postponed when it comes due). A thousand changes in a second then cost
+//   about three reconciles instead of one per reader batch, and a lone change is not delayed.
+// - One at a time per account: an in-process set of accounts in flight. Across processes the
+//   leader lock (src/state/leader.ts) makes this the only queue working on the database.
+// - Failures: the reconciler parks permanent ones itself and returns; whatever it throws is
+//   transient (platform down, timeouts, the database gone): that account backs off exponentially
+//   (not_before), others go on. Transient platform failures in a row open the circuit
+//   (circuit.ts) and the whole queue pauses instead of spinning through every account.
+// - Stopping: no new work; in-flight reconciles get a grace period; whatever is unfinished keeps its
+//   pending row and runs at the next start. Nothing is lost because nothing is deleted before it ran.
+import type { Logger } from '../log.js';
+import { retryDelay } from '../smotreshka/backoff.js';
+import { PlatformError } from '../smotreshka/errors.js';
+import type { PendingAccount, PendingStore } from '../state/pending.js';
+import type { AccountOutcome } from './apply.js';
+import { Circuit, type CircuitState } from './circuit.js';
+
+export interface QueueOptions {
+  /** accounts reconciled at once */
+  concurrency: number;
+  /** spacing of consecutive runs of an account that keeps changing */
+  hotIntervalMs: number;
+  /** per-account back-off after a transient failure: first delay and cap */
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** transient platform failures in a row that pause the whole queue */
+  circuitFailures: number;
+  circuitMaxPauseMs: number;
+  /** the queue looks for due work at least this often, whatever wakes it */
+  pollMs: number;
+}
+
+export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
+  concurrency: 16,
+  hotIntervalMs: 500,
+  retryMinMs: 500,
+  retryMaxMs: 60_000,
+  circuitFailures: 5,
+  circuitMaxPauseMs: 30_000,
+  pollMs: 1_000,
+};
+
+export type ReconcileFn = (vgId: number, source: string | null) => Promise<AccountOutcome>;
+
+export interface QueueStats {
+  inFlight: number;
+  reconciled: number;
+  failed: number;
+  circuit: CircuitState;
+  circuitResumesAt: Date | null;
+  lastError: string | null;
+}
+
+export class PropagationQueue {
+  private readonly inFlight = new Map<number, Promise<void>>();
+  /** when each recently reconciled account last started: the hot-account spacing */
+  private readonly lastStarted = new Map<number, number>();
+  private readonly circuit: Circuit;
+  private stopped = true;
+  private pumping = false;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private counters = { reconciled: 0, failed: 0, lastError: null as string | null };
+
+  constructor(
+    private readonly deps: {
+      pending: PendingStore;
+      reconcile: ReconcileFn;
+      logger: Logger;
+      options: QueueOptions;
+      /** after each successful reconcile (timers use the outcome's next transition) */
+      onReconciled?: (outcome: AccountOutcome) => void;
+    },
+  ) {
+    const o = deps.options;
+    this.circuit = new Circuit({ failures: o.circuitFailures, minPauseMs: Math.min(1_000, o.circuitMaxPauseMs), maxPauseMs: o.circuitMaxPauseMs });
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.poll = setInterval(() => this.wake(), this.deps.options.pollMs);
+    this.poll.unref();
+    this.wake();
+  }
+
+  /** New work may be due: look now. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  /**
+   * Stops taking work and waits up to `graceMs` for reconciles in flight. Returns how many were
+   * still running: their accounts stay queued for the next start.
+   */
+  async stop(graceMs = 10_000): Promise<number> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    if (this.timer) clearTimeout(this.timer);
+    this.poll = this.timer = null;
+    if (this.inFlight.size === 0) return 0;
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight.values()]),
+      new Promise((r) => {
+        t = setTimeout(r, graceMs);
+      }),
+    ]);
+    clearTimeout(t);
+    return this.inFlight.size;
+  }
+
+  stats(): QueueStats {
+    const resumes = this.circuit.resumesAt;
+    return {
+      inFlight: this.inFlight.size,
+      reconciled: this.counters.reconciled,
+      failed: this.counters.failed,
+      circuit: this.circuit.state(),
+      circuitResumesAt: resumes ? new Date(resumes) : null,
+      lastError: this.counters.lastError,
+    };
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        if (this.stopped) return;
+        const slots = this.circuit.allowance(this.inFlight.size, this.deps.options.concurrency);
+        if (slots === 0) {
+          // a finishing reconcile wakes us; an open circuit resumes by the clock
+          if (this.circuit.state() === 'open') this.wakeAt(this.circuit.resumesAt);
+          continue;
+        }
+        const now = new Date();
+        // ask for enough rows to find `slots` that aren't already running
+        const due = await this.deps.pending.due(now, slots + this.inFlight.size);
+        const fresh: PendingAccount[] = [];
+        for (const a of due) {
+          if (this.inFlight.has(a.vgId) || fresh.length >= slots) continue;
+          const cooled = (this.lastStarted.get(a.vgId) ?? 0) + this.deps.options.hotIntervalMs;
+          if (cooled > now.getTime()) await this.deps.pending.postpone(a.vgId, new Date(cooled));
+          else fresh.push(a);
+        }
+        for (const account of fresh) this.run(account);
+        this.forgetCooled(now.getTime());
+        if (fresh.length < slots) {
+          const next = await this.deps.pending.nextDue(now);
+          if (next) this.wakeAt(next.getTime());
+        } else {
+          this.again = true;
+        }
+      } while (this.again);
+    } catch (err) {
+      // the queue table can't be read (database gone): try again at the next poll
+      this.counters.lastError = (err as Error).message;
+      this.deps.logger.warn({ err: (err as Error).message }, 'reading the propagation queue failed; retrying');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private forgetCooled(now: number): void {
+    if (this.lastStarted.size < 10_000) return;
+    for (const [vgId, at] of this.lastStarted) if (at + this.deps.options.hotIntervalMs <= now) this.lastStarted.delete(vgId);
+  }
+
+  private wakeAt(at: number): void {
+    const delay = Math.max(0, at - Date.now());
+    if (delay >= this.deps.options.pollMs) return; // the poll comes first
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.wake();
+    }, delay + 1);
+    this.timer.unref();
+  }
+
+  private run(account: PendingAccount): void {
+    const job = this.reconcileOne(account).finally(() => {
+      this.inFlight.delete(account.vgId);
+      this.wake();
+    });
+    this.inFlight.set(account.vgId, job);
+  }
+
+  private async reconcileOne(account: PendingAccount): Promise<void> {
+    const { pending, logger, options } = this.deps;
+    const { vgId, seq } = account;
+    const started = Date.now();
+    if (options.hotIntervalMs > 0) this.lastStarted.set(vgId, started);
+    let outcome: AccountOutcome;
+    try {
+      outcome = await this.deps.reconcile(vgId, account.source ?? account.reason);
+    } catch (err) {
+      await this.failed(account, err);
+      return;
+    }
+    this.circuit.success();
+    this.counters.reconciled++;
+    try {
+      const done = await pending.finish(vgId, seq, new Date(started + options.hotIntervalMs));
+      if (!done) logger.debug({ vgId }, 'account changed while reconciled: runs again');
+    } catch (err) {
+      // the row stays queued: the account runs once more, which is harmless
+      logger.warn({ vgId, err: (err as Error).message }, 'could not mark the account done');
+    }
+    this.deps.onReconciled?.(outcome);
+  }
+
+  private async failed(account: PendingAccount, err: unknown): Promise<void> {
+    const { pending, logger, options } = this.deps;
+    const attempts = account.attempts + 1;
+    const platform = err instanceof PlatformError && err.transient;
+    const retryAfter = err instanceof PlatformError ? err.retryAfterMs : undefined;
+    if (platform) this.circuit.failure(retryAfter);
+    const delay = retryDelay(attempts, { minDelayMs: options.retryMinMs, maxDelayMs: options.retryMaxMs, maxRetryAfterMs: options.retryMaxMs }, retryAfter);
+    const message = (err as Error)?.message ?? String(err);
+    this.counters.failed++;
+    this.counters.lastError = message;
+    const log = attempts === 1 || attempts % 10 === 0 ? logger.warn.bind(logger) : logger.debug.bind(logger);
+    log({ vgId: account.vgId, attempts, retryInMs: Math.round(delay), err: message, circuit: this.circuit.state() }, 'reconcile failed; will retry');
+    try {
+      await pending.retryLater(account.vgId, attempts, new Date(Date.now() + delay), message);
+    } catch (e) {
+      logger.warn({ vgId: account.vgId, err: (e as Error).message }, 'could not schedule the retry; the account stays queued');
+    }
+  }
+}

@@ -1,0 +1,219 @@
+// `run` as a library: trigger capture, the propagation queue, the timers and the HTTP server on one
+// App, started in order and stopped in reverse. The command (src/commands/run.ts), the demo, the
+// tests and the benchmark all start the service through here.
+//
+//   billing commit ─ triggers → <prefix>changelog ─ NOTIFY/poll → ChangeLogReader ─┐
+//                                                                translate+enqueue ▼
+//   timers (next_at) ──────────────────────────────────────────────────→ <prefix>pending
+//                                                    PropagationQueue ─ reconcile ─→ platform
+//
+// Only the instance holding the leader lock (src/state/leader.ts) reads, times and reconciles; a
+// second instance serves /health (role "standby") and takes over when the first goes away.
+import type { FastifyInstance } from 'fastify';
+import { captureNames, missingCaptureObjects } from '../migrations/capture/index.js';
+import type { App } from './app.js';
+import { billingReader } from './billing/read.js';
+import { ChangeListener } from './capture/triggers/listener.js';
+import { ChangeLogReader } from './capture/triggers/reader.js';
+import { checkHealth, type HealthReport, healthRoutes } from './ops/health.js';
+import { PropagationQueue } from './reconcile/queue.js';
+import { TimerLoop } from './reconcile/timers.js';
+import { buildServer, listen, type RoutePlugin } from './server.js';
+import { ChangeLog } from './state/changelog.js';
+import { LeaderLock } from './state/leader.js';
+import { migrationStatus } from './state/migrate.js';
+import { PendingStore } from './state/pending.js';
+
+/** A reason `run` can't start that the operator fixes (exit code 2, one clear line). */
+export class NotReadyError extends Error {
+  override name = 'NotReadyError';
+}
+
+export interface ServiceOptions {
+  /** host:port instead of config.listen (tests: port 0); false = no HTTP server */
+  listen?: string | false;
+  /** route plugins besides /health (upsale, metrics) */
+  routes?: RoutePlugin[];
+  /** how often a standby instance tries to take the leader lock (default 2 s) */
+  standbyRetryMs?: number;
+}
+
+export interface RunningService {
+  /** base URL of the HTTP server, null without one */
+  url: string | null;
+  role(): 'active' | 'standby';
+  health(): Promise<HealthReport>;
+  queue: PropagationQueue;
+  reader: ChangeLogReader;
+  pending: PendingStore;
+  changelog: ChangeLog;
+  /** stops taking work, lets in-flight reconciles finish (config.queue.shutdownGraceMs), closes the server */
+  stop(): Promise<void>;
+}
+
+/** Refuses to start on a database `migrate` hasn't prepared, or in a mode this version lacks. */
+export async function preflight(app: App): Promise<void> {
+  const { config, knex, migration } = app;
+  if (config.capture.mode === 'debezium') {
+    throw new NotReadyError(
+      'capture.mode "debezium": the Kafka consumer is not available in this version yet; use capture.mode: triggers',
+    );
+  }
+  const status = await migrationStatus(knex, migration);
+  if (status.pending.length > 0) {
+    throw new NotReadyError(
+      `the billing database lacks the service's objects (pending migrations: ${status.pending.join(', ')}): run \`lbcore-lifestream migrate\` first`,
+    );
+  }
+  const missing = await missingCaptureObjects(knex, migration);
+  if (missing.length > 0) {
+    throw new NotReadyError(
+      `trigger capture is not installed (missing: ${missing.join(', ')}): run \`lbcore-lifestream migrate\` with capture.mode: triggers`,
+    );
+  }
+}
+
+export async function startService(app: App, opts: ServiceOptions = {}): Promise<RunningService> {
+  await preflight(app);
+  const { config, knex, logger, store, reconciler, migration } = app;
+  const log = logger.child({ component: 'propagation' });
+  const startedAt = new Date();
+  const pending = new PendingStore(knex, migration.prefix, migration.dialect);
+  const changelog = new ChangeLog(knex, migration.prefix, migration.dialect);
+
+  let timers: TimerLoop;
+  const q = config.queue;
+  const queue = new PropagationQueue({
+    pending,
+    reconcile: (vgId, source) => reconciler.reconcile(vgId, { source }),
+    logger: log,
+    options: {
+      concurrency: q.concurrency,
+      hotIntervalMs: q.hotAccountIntervalMs,
+      retryMinMs: 500,
+      retryMaxMs: q.retryMaxDelayMs,
+      circuitFailures: q.circuitFailures,
+      circuitMaxPauseMs: q.circuitMaxPauseMs,
+      pollMs: 1_000,
+    },
+    onReconciled: (outcome) => timers.consider(outcome.record?.nextAt ?? null),
+  });
+  timers = new TimerLoop({ pending, store, logger: log, onQueued: () => queue.wake() });
+  const reader = new ChangeLogReader({
+    knex,
+    changelog,
+    pending,
+    fanout: billingReader(knex),
+    logger: log,
+    onQueued: () => queue.wake(),
+    options: { batchSize: config.capture.batchSize, pollIntervalMs: config.capture.pollIntervalMs, debounceMs: config.capture.debounceMs },
+  });
+  const listener =
+    migration.dialect === 'pg'
+      ? new ChangeListener({
+          connectionString: config.billing.connection,
+          channel: captureNames(migration.prefix).channel,
+          onNotify: () => reader.wake(),
+          onConnected: () => reader.wake(),
+          logger: log,
+        })
+      : null;
+
+  let role: 'active' | 'standby' = 'standby';
+  let stopping = false;
+  let retry: NodeJS.Timeout | null = null;
+  let announcedStandby = false;
+
+  const activate = () => {
+    role = 'active';
+    announcedStandby = false;
+    reader.start();
+    listener?.start();
+    timers.start();
+    queue.start();
+    log.info({ capture: 'triggers', concurrency: q.concurrency }, 'propagating billing changes');
+  };
+  const deactivate = async () => {
+    role = 'standby';
+    await listener?.stop();
+    await reader.stop();
+    await timers.stop();
+    const unfinished = await queue.stop(q.shutdownGraceMs);
+    if (unfinished > 0) log.warn({ unfinished }, 'reconciles still running were left; their accounts stay queued');
+  };
+  const leader: LeaderLock = new LeaderLock({
+    client: migration.dialect,
+    connection: config.billing.connection,
+    name: `${migration.prefix}run`,
+    logger: log,
+    onLost: () => {
+      void deactivate().then(() => scheduleLead(0));
+    },
+  });
+  const scheduleLead = (ms: number) => {
+    if (stopping) return;
+    retry = setTimeout(() => void lead(), ms);
+  };
+  const lead = async () => {
+    retry = null;
+    if (stopping) return;
+    try {
+      if (await leader.tryAcquire()) {
+        if (stopping) return;
+        activate();
+        return;
+      }
+      if (!announcedStandby) log.info('another instance is propagating this billing database; standing by');
+      announcedStandby = true;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'cannot take the leader lock; retrying');
+    }
+    scheduleLead(opts.standbyRetryMs ?? 2_000);
+  };
+
+  const health = () =>
+    checkHealth({
+      pingBilling: async () => {
+        await knex.raw('SELECT 1');
+      },
+      captureLagMs: () => changelog.lagMs(),
+      pendingCount: () => pending.count(),
+      parkedCount: async () => (await store.parkedIds()).size,
+      platform: app.platformStatus,
+      role: () => role,
+      captureMode: config.capture.mode,
+      startedAt,
+    });
+
+  let server: FastifyInstance | null = null;
+  let url: string | null = null;
+  const where = opts.listen === undefined ? config.listen : opts.listen;
+  if (where !== false) {
+    server = await buildServer({ logger, routes: [healthRoutes(health), ...(opts.routes ?? [])] });
+    url = await listen(server, where);
+    log.info({ url }, 'HTTP server listening');
+  }
+  await lead();
+
+  return {
+    get url() {
+      return url;
+    },
+    role: () => role,
+    health,
+    queue,
+    reader,
+    pending,
+    changelog,
+    async stop() {
+      stopping = true;
+      if (retry) clearTimeout(retry);
+      // no new upsale writes or probes while the rest winds down; in-flight requests finish
+      await server?.close();
+      if (role === 'active') await deactivate();
+      await leader.release();
+      log.info('stopped');
+    },
+  };
+}
+

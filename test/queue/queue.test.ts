@@ -1,0 +1,172 @@
+// The propagation queue against its real table, with a scripted reconciler: coalescing, one run per
+// account at a time, parallelism, back-off, the circuit, and a stop that loses nothing.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.js';
+import type { AccountOutcome } from '../../src/reconcile/apply.js';
+import { DEFAULT_QUEUE_OPTIONS, PropagationQueue, type QueueOptions } from '../../src/reconcile/queue.js';
+import { PlatformError } from '../../src/smotreshka/errors.js';
+import { migrateUp } from '../../src/state/migrate.js';
+import { PendingStore } from '../../src/state/pending.js';
+import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/db.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await sleep(10);
+  }
+}
+
+const outcome = (vgId: number): AccountOutcome => ({ vgId, username: '', found: [], made: [], remaining: [], record: null, park: null });
+
+describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
+  let db: TestDatabase;
+  let pending: PendingStore;
+  let queue: PropagationQueue | null = null;
+  /** run log: [vgId, start, end] */
+  let runs: { vgId: number; start: number; end: number }[];
+  let running: Map<number, number>;
+  let maxPerAccount: number;
+  let maxTotal: number;
+  let behaviour: (vgId: number, n: number) => Promise<void>;
+
+  const reconcile = async (vgId: number) => {
+    const start = Date.now();
+    running.set(vgId, (running.get(vgId) ?? 0) + 1);
+    maxPerAccount = Math.max(maxPerAccount, running.get(vgId)!);
+    const total = [...running.values()].reduce((a, b) => a + b, 0);
+    maxTotal = Math.max(maxTotal, total);
+    try {
+      await behaviour(vgId, runs.filter((r) => r.vgId === vgId).length);
+      return outcome(vgId);
+    } finally {
+      running.set(vgId, running.get(vgId)! - 1);
+      runs.push({ vgId, start, end: Date.now() });
+    }
+  };
+
+  const startQueue = (options: Partial<QueueOptions> = {}) => {
+    queue = new PropagationQueue({
+      pending,
+      reconcile,
+      logger: silentLogger,
+      options: { ...DEFAULT_QUEUE_OPTIONS, pollMs: 200, retryMinMs: 100, retryMaxMs: 400, ...options },
+    });
+    queue.start();
+    return queue;
+  };
+  const enqueue = async (vgIds: number[]) => {
+    await pending.enqueue(db.knex, vgIds.map((vgId) => ({ vgId, reason: 'services', source: null })), new Date());
+    queue?.wake();
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase(dialect, 'queue');
+    // migrate refuses a database without the billing's tables in either capture mode
+    await createLanbillingSchema(db.knex, dialect);
+    await migrateUp(db.knex, { dialect, prefix: 'lifestream_', captureMode: 'debezium' });
+    pending = new PendingStore(db.knex, 'lifestream_', dialect);
+  });
+  beforeEach(async () => {
+    await queue?.stop(0);
+    queue = null;
+    await db.knex('lifestream_pending').delete();
+    runs = [];
+    running = new Map();
+    maxPerAccount = 0;
+    maxTotal = 0;
+    behaviour = () => sleep(5);
+  });
+  afterAll(async () => {
+    await queue?.stop(0);
+    await db?.drop();
+  });
+
+  it('a second of continuous changes to one account costs at most 3 reconciles, the last after the last change', async () => {
+    // the reader queues once per batch: ~10 ms apart under a steady stream of commits
+    startQueue();
+    const t0 = Date.now();
+    let batches = 0;
+    while (Date.now() - t0 < 900) {
+      await enqueue([42]);
+      batches++;
+      await sleep(10);
+    }
+    const lastChange = Date.now();
+    await until(async () => (await pending.count()) === 0);
+    expect(batches).toBeGreaterThan(20);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs.length).toBeLessThanOrEqual(3);
+    expect(runs.at(-1)!.start).toBeGreaterThanOrEqual(lastChange - 5);
+  });
+
+  it('runs many accounts in parallel, never one account twice at once', async () => {
+    behaviour = () => sleep(20);
+    startQueue({ concurrency: 8, hotIntervalMs: 0 });
+    const accounts = Array.from({ length: 40 }, (_, i) => i + 1);
+    for (let round = 0; round < 5; round++) {
+      await enqueue(accounts);
+      await sleep(15);
+    }
+    await until(async () => (await pending.count()) === 0);
+    expect(maxPerAccount).toBe(1);
+    expect(maxTotal).toBeGreaterThan(1);
+    expect(maxTotal).toBeLessThanOrEqual(8);
+    expect(new Set(runs.map((r) => r.vgId)).size).toBe(40);
+  });
+
+  it('backs off a failing account exponentially while the others flow', async () => {
+    behaviour = async (vgId, n) => {
+      if (vgId === 7 && n < 3) throw new PlatformError('transient', 'HTTP 503', 503, 'POST /v2/accounts');
+    };
+    startQueue({ circuitFailures: 100 });
+    await enqueue([7, 8, 9]);
+    await until(async () => (await pending.get(7))?.attempts === 1);
+    const row = await pending.get(7);
+    expect(row?.attempts).toBe(1);
+    expect(row?.lastError).toMatch(/503/);
+    expect(row!.notBefore.getTime()).toBeGreaterThan(Date.now() - 50);
+    await until(async () => (await pending.count()) === 0);
+    const sevens = runs.filter((r) => r.vgId === 7).map((r) => r.start);
+    expect(sevens).toHaveLength(4);
+    // gaps grow: ~50-100 ms, ~100-200 ms, ~200-400 ms
+    const gaps = sevens.slice(1).map((t, i) => t - sevens[i]!);
+    expect(gaps[0]!).toBeGreaterThanOrEqual(45);
+    expect(gaps[2]!).toBeGreaterThanOrEqual(195);
+    expect(runs.filter((r) => r.vgId !== 7)).toHaveLength(2);
+  });
+
+  it('pauses the whole queue when the platform fails for everyone, and resumes after', async () => {
+    let down = true;
+    behaviour = async () => {
+      if (down) throw new PlatformError('transient', 'connect ECONNREFUSED', undefined, 'GET /v2/accounts/x');
+    };
+    startQueue({ circuitFailures: 3, circuitMaxPauseMs: 400, retryMinMs: 10, retryMaxMs: 20, concurrency: 4 });
+    await enqueue(Array.from({ length: 30 }, (_, i) => 100 + i));
+    await sleep(1000);
+    // without the circuit: 30 accounts retrying every 10-20 ms for a second = well over 1,000 calls
+    expect(runs.length).toBeLessThan(40);
+    expect(queue!.stats().circuit).not.toBe('closed');
+    down = false;
+    await until(async () => (await pending.count()) === 0);
+    expect(queue!.stats().circuit).toBe('closed');
+  });
+
+  it('stop waits for in-flight work up to the grace period; unfinished accounts stay queued', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    behaviour = (vgId) => (vgId === 1 ? held : sleep(1));
+    const q = startQueue();
+    await enqueue([1, 2]);
+    await until(() => runs.some((r) => r.vgId === 2) && running.get(1) === 1);
+    expect(await q.stop(100)).toBe(1);
+    release();
+    expect((await pending.get(1))?.vgId).toBe(1);
+    expect(await pending.get(2)).toBeNull();
+  });
+});
