@@ -53,7 +53,12 @@ export function createApp(config: Config, logger: Logger, opts: { extraConnectio
     billing: billingReader(knex),
     store,
     platform,
-    options: { idMode: s.accountIdMode, usernamePrefix: s.usernamePrefix, emailTemplate: s.emailTemplate },
+    options: {
+      idMode: s.accountIdMode,
+      usernamePrefix: s.usernamePrefix,
+      emailTemplate: s.emailTemplate,
+      platformChanges: s.platformChanges,
+    },
     logger,
   });
   return {

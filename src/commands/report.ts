@@ -6,6 +6,7 @@ import type { SyncReport } from '../reconcile/sync.js';
 const TITLES: Record<Direction, string> = {
   billing_only: 'In the billing, not on the platform',
   platform_only: 'On the platform, not in the billing',
+  platform_side: 'Changed on the platform itself (platform → billing: the platform scan, `sync --from-platform`)',
   mapping: 'Mapping errors',
   conflict: 'Conflicts in the billing',
   error: 'Errors',
@@ -32,7 +33,7 @@ export function renderReport(r: SyncReport): string {
   return `${out.join('\n')}\n`;
 }
 
-function table(rows: string[][], head: string[]): string {
+export function table(rows: string[][], head: string[]): string {
   const all = [head, ...rows];
   const widths = head.map((_, i) => Math.min(60, Math.max(...all.map((r) => (r[i] ?? '').length))));
   const line = (r: string[]) =>

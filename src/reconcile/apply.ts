@@ -8,7 +8,7 @@ import { PlatformError } from '../smotreshka/errors.js';
 import type { AccountRecord } from '../state/store.js';
 import type { DesiredAccount } from './desired.js';
 import { type Discrepancy, discrepancy, fromCall, fromIssue } from './discrepancy.js';
-import { type ActualAccount, type PlannedCall, planCalls, sameState } from './plan.js';
+import { type ActualAccount, appliedAfter, type PlannedCall, type PlatformSide, planCalls, sameState } from './plan.js';
 
 export interface ApplyContext {
   platform: PlatformApi;
@@ -19,6 +19,8 @@ export interface ApplyContext {
   dryRun: boolean;
   /** the vg_id already mapped to this platform account, if another one is (single-account path) */
   ownerOf?: (platformId: string) => Promise<number | null>;
+  /** changes made on the platform itself: left to the platform scan, or undone (absent: undone) */
+  platformSide?: PlatformSide;
 }
 
 export interface AccountOutcome {
@@ -32,6 +34,8 @@ export interface AccountOutcome {
   remaining: Discrepancy[];
   /** the record to store; null when nothing about it changed */
   record: AccountRecord | null;
+  /** the platform account's subscriptions as read before this run; null = no platform account */
+  platformBefore?: string[] | null;
   /** set when the account should be parked: a permanent error or a mapping problem */
   park: { reason: string; detail: string } | null;
 }
@@ -56,15 +60,28 @@ export async function applyAccount(
     if (owner !== null && owner !== vgId) return sharedUsername(vgId, username, owner);
   }
 
-  const plan = planCalls({ desired, actual, lastState: record?.state ?? null, catalogue: ctx.catalogue });
+  const applied = record?.subscriptions ?? null;
+  const planFor = (on: ActualAccount | null, lastState: AccountRecord['state']) =>
+    planCalls({ desired, actual: on, lastState, catalogue: ctx.catalogue, applied, platformSide: ctx.platformSide });
+  const plan = planFor(actual, record?.state ?? null);
   const issues = [...desired.issues, ...plan.issues].map((i) => fromIssue(vgId, username, i));
   const found = [...plan.calls.map((c) => fromCall(vgId, username, c)), ...issues];
-  const outcome: AccountOutcome = { vgId, username, found, made: [], remaining: [...issues], record: null, park: null };
+  const outcome: AccountOutcome = {
+    vgId,
+    username,
+    found,
+    made: [],
+    remaining: [...issues],
+    record: null,
+    park: null,
+    platformBefore: actual ? [...actual.subscriptions].sort() : null,
+  };
   const mappingProblem = issues.find((d) => d.kind === 'mapping');
   if (mappingProblem) outcome.park = { reason: 'mapping', detail: mappingProblem.detail };
 
   let platformId = actual?.id ?? record?.platformId ?? null;
-  let subscriptions = actual ? [...actual.subscriptions].sort() : (record?.subscriptions ?? null);
+  /** what the platform has, as far as this run knows; null = no platform account */
+  let onPlatform = actual ? [...actual.subscriptions].sort() : null;
   let state = record?.state ?? null;
   let stateTs = record?.stateTs ?? null;
 
@@ -86,14 +103,14 @@ export async function applyAccount(
         if (owner !== null && owner !== vgId) return sharedUsername(vgId, username, owner);
         platformId = res.id;
         if (res.created && res.purchased) {
-          subscriptions = [...c.purchases].sort();
+          onPlatform = [...c.purchases].sort();
           calls = calls.slice(1);
         } else {
           // The username was already ours (or came back from the archive), or the purchases were
           // refused: read what the account has and plan again from there.
           const existing = res.created ? null : await ctx.platform.getAccount(accountRef(ctx.idMode, { id: res.id, username }));
-          subscriptions = (existing?.subscriptions ?? []).map((s) => s.id).sort();
-          calls = planCalls({ desired, actual: { id: res.id, subscriptions }, lastState: null, catalogue: ctx.catalogue }).calls;
+          onPlatform = (existing?.subscriptions ?? []).map((s) => s.id).sort();
+          calls = planFor({ id: res.id, subscriptions: onPlatform }, null).calls;
         }
       }
       const ref = platformId === null ? null : accountRef(ctx.idMode, { id: platformId, username });
@@ -107,10 +124,10 @@ export async function applyAccount(
             stateTs = ts;
           } else {
             await ctx.platform.setSubscription(ref, call.subscriptionId, call.op === 'enable');
-            const set = new Set(subscriptions ?? []);
+            const set = new Set(onPlatform ?? []);
             if (call.op === 'enable') set.add(call.subscriptionId);
             else set.delete(call.subscriptionId);
-            subscriptions = [...set].sort();
+            onPlatform = [...set].sort();
           }
           outcome.made.push(call);
         } catch (err) {
@@ -129,7 +146,9 @@ export async function applyAccount(
     vgId,
     platformId,
     username,
-    subscriptions,
+    // what this service applied, not everything the platform has: a subscription switched on there
+    // stays the platform scan's business (plan.ts, appliedAfter)
+    subscriptions: onPlatform === null ? applied : appliedAfter(desired.subscriptions, applied, onPlatform),
     state,
     stateTs,
     nextAt: desired.nextTransition,

@@ -19,10 +19,17 @@ export type DiscrepancyKind =
   /** the billing contradicts itself (two basics in force) */
   | 'conflict'
   /** a platform call failed */
-  | 'error';
+  | 'error'
+  /** a subscription switched on on the platform itself (the platform scan's business) */
+  | 'switched_on_platform'
+  /** a subscription this service applied, still in force in the billing, switched off on the platform */
+  | 'switched_off_platform';
 
-/** Which side holds what the other lacks. */
-export type Direction = 'billing_only' | 'platform_only' | 'mapping' | 'conflict' | 'error';
+/**
+ * Which side holds what the other lacks. `platform_side`: changed on the platform itself, the other
+ * direction (platform → billing) that the platform scan and `sync --from-platform` deal with.
+ */
+export type Direction = 'billing_only' | 'platform_only' | 'platform_side' | 'mapping' | 'conflict' | 'error';
 
 export interface Discrepancy {
   vgId: number | null;
@@ -47,6 +54,9 @@ export function directionOf(kind: DiscrepancyKind): Direction {
       return 'conflict';
     case 'error':
       return 'error';
+    case 'switched_on_platform':
+    case 'switched_off_platform':
+      return 'platform_side';
   }
 }
 

@@ -8,6 +8,7 @@ import type { StateStore } from '../state/store.js';
 import { type AccountOutcome, applyAccount } from './apply.js';
 import { type DesiredAccount, type DesiredOptions, desiredState, platformUsername } from './desired.js';
 import type { ActualAccount } from './plan.js';
+import { type PlatformChangesPolicy, platformSideFor } from './platform-changes.js';
 
 /** The read side of the billing that reconciling needs (src/billing/read.ts implements it). */
 export interface AccountSource {
@@ -22,6 +23,8 @@ export interface ReconcilerOptions extends DesiredOptions {
   idMode: AccountIdMode;
   /** how long the platform's catalogue is trusted before it is read again */
   catalogueTtlMs?: number;
+  /** `smotreshka.platformChanges`: whether a reconcile undoes changes made on the platform (default mirror: it doesn't) */
+  platformChanges?: PlatformChangesPolicy;
 }
 
 export interface ReconcileOptions {
@@ -30,6 +33,8 @@ export interface ReconcileOptions {
   source?: string | null;
   /** the platform's account as already read (bulk path); undefined = read it here */
   actual?: ActualAccount | null;
+  /** `sync`: also re-enable what was switched off on the platform (billing → platform) */
+  purpose?: 'propagate' | 'sync';
 }
 
 export class Reconciler {
@@ -45,6 +50,10 @@ export class Reconciler {
       now?: () => Date;
     },
   ) {}
+
+  get policy(): PlatformChangesPolicy {
+    return this.deps.options.platformChanges ?? 'mirror';
+  }
 
   now(): Date {
     return this.deps.now ? this.deps.now() : new Date();
@@ -99,6 +108,7 @@ export class Reconciler {
         logger,
         dryRun: opts.dryRun ?? false,
         ownerOf: (platformId) => store.ownerOf(platformId, desired.vgId),
+        platformSide: platformSideFor(this.policy, opts.purpose ?? 'propagate'),
       },
       desired,
       record,

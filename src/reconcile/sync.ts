@@ -1,13 +1,23 @@
-// `sync`: the vendor's manual synchronisation. The whole-base path reads the platform's account
-// list once and the billing page by page, so 100,000 accounts cost a few hundred queries and only
-// the calls that change something; the per-account path reconciles the named accounts one by one.
+// `sync`: the vendor's manual synchronisation, billing → platform. The whole-base path reads the
+// platform's account list once and the billing page by page, so 100,000 accounts cost a few
+// hundred queries and only the calls that change something; the per-account path reconciles the
+// named accounts one by one. What was switched off on the platform is restored (the vendor's case:
+// "in force in the billing, not active on the platform"); what was switched on there is left to the
+// platform scan unless the policy is `revert`. Both kinds are listed apart (direction
+// `platform_side`) when the caller passes the tariffs' categories.
 import pLimit from 'p-limit';
-import type { AccountRecord } from '../state/store.js';
-import { type AccountOutcome, applyAccount, sharedUsername } from './apply.js';
-import { type Discrepancy, type DiscrepancyKind, discrepancy } from './discrepancy.js';
-import type { ActualAccount } from './plan.js';
-import type { Reconciler } from './reconciler.js';
+import type { TariffCategory, TariffCategoryCache } from '../billing/offers.js';
+import type { AccountState } from '../billing/types.js';
 import { isTransient } from '../smotreshka/errors.js';
+import type { AccountRecord } from '../state/store.js';
+import { applicableTariffs } from '../upsale/decide.js';
+import { type AccountOutcome, applyAccount, sharedUsername } from './apply.js';
+import type { DesiredAccount } from './desired.js';
+import { type Discrepancy, type DiscrepancyKind, discrepancy } from './discrepancy.js';
+import { type ActualAccount, simulatePlan } from './plan.js';
+import { platformSideFor } from './platform-changes.js';
+import { platformSideDiscrepancies } from './platform-report.js';
+import type { Reconciler } from './reconciler.js';
 
 export interface SyncOptions {
   dryRun: boolean;
@@ -20,6 +30,8 @@ export interface SyncOptions {
   onProgress?: (done: number, total: number) => void;
   /** how many discrepancy lines to keep for the report (counts are always complete) */
   keep?: number;
+  /** the tariffs' TV categories: given, the report also lists changes made on the platform itself */
+  categories?: TariffCategoryCache;
 }
 
 export interface SyncReport {
@@ -64,10 +76,14 @@ class Tally {
   ) {
     this.report = emptyReport(dryRun);
   }
-  add(o: AccountOutcome) {
+  add(o: AccountOutcome, platformSide: Discrepancy[] = []) {
     const r = this.report;
     r.accounts++;
-    if (o.found.length) r.differing++;
+    if (o.found.length || platformSide.length) r.differing++;
+    for (const d of platformSide) {
+      r.found[d.kind] = (r.found[d.kind] ?? 0) + 1;
+      this.remain(d);
+    }
     if (o.made.length) r.changed++;
     for (const d of o.found) r.found[d.kind] = (r.found[d.kind] ?? 0) + 1;
     for (const c of o.made) r.calls[c.op]++;
@@ -103,6 +119,7 @@ export async function syncAll(r: Reconciler, opts: SyncOptions): Promise<SyncRep
     now: () => r.now().getTime(),
     logger,
     dryRun: opts.dryRun,
+    platformSide: platformSideFor(r.policy, 'sync'),
   };
 
   let after = 0;
@@ -119,6 +136,7 @@ export async function syncAll(r: Reconciler, opts: SyncOptions): Promise<SyncRep
     at = pageAt;
     next = billing.pageAccounts(after, pageSize, at); // read ahead while this page's calls run
     const records = await store.getMany(page.map((a) => a.vgId));
+    const categoriesByTariff = await opts.categories?.of(page.flatMap((a) => applicableTariffs(a, pageAt)));
     const outcomes = Promise.all(
       page.map((account) =>
         limit(async () => {
@@ -129,12 +147,15 @@ export async function syncAll(r: Reconciler, opts: SyncOptions): Promise<SyncRep
             (desired.entitled ? platformAccounts.byUsername.get(desired.username) : undefined);
           if (p) {
             const owner = claimed.get(p.id);
-            if (owner !== undefined && owner !== account.vgId) return sharedUsername(account.vgId, desired.username, owner);
+            if (owner !== undefined && owner !== account.vgId)
+              return { o: sharedUsername(account.vgId, desired.username, owner), side: [] };
             claimed.set(p.id, account.vgId);
           }
           const actual: ActualAccount | null = p ? { id: p.id, subscriptions: p.subscriptions } : null;
           try {
-            return await applyAccount(ctx, desired, record, actual);
+            const o = await applyAccount(ctx, desired, record, actual);
+            const side = categoriesByTariff ? platformSideAfter(r, opts, account, desired, record, o, categoriesByTariff, pageAt) : [];
+            return { o, side };
           } catch (err) {
             if (!isTransient(err)) throw err;
             const o: AccountOutcome = {
@@ -146,15 +167,20 @@ export async function syncAll(r: Reconciler, opts: SyncOptions): Promise<SyncRep
               record: null,
               park: null,
             };
-            return o;
+            return { o, side: [] };
           }
         }),
       ),
     );
     const done = previous.then(async () => {
       const list = await outcomes;
-      if (!opts.dryRun) await persist(r, list, parked);
-      for (const o of list) tally.add(o);
+      if (!opts.dryRun)
+        await persist(
+          r,
+          list.map((x) => x.o),
+          parked,
+        );
+      for (const { o, side } of list) tally.add(o, side);
       opts.onProgress?.(tally.report.accounts, Math.max(total, tally.report.accounts));
     });
     await previous; // keeps at most two pages in flight
@@ -185,7 +211,17 @@ export async function syncAccounts(r: Reconciler, vgIds: number[], opts: SyncOpt
     vgIds.map((vgId) =>
       limit(async () => {
         try {
-          tally.add(await r.reconcile(vgId, { dryRun: opts.dryRun }));
+          const at = r.now();
+          const [account, record] = opts.categories
+            ? await Promise.all([r.deps.billing.loadAccount(vgId, at), r.deps.store.get(vgId)])
+            : [null, null];
+          const o = await r.reconcile(vgId, { dryRun: opts.dryRun, purpose: 'sync' });
+          let side: Discrepancy[] = [];
+          if (account && opts.categories) {
+            const byTariff = await opts.categories.of(applicableTariffs(account, at));
+            side = platformSideAfter(r, opts, account, r.desired(account, at), record, o, byTariff, at);
+          }
+          tally.add(o, side);
         } catch (err) {
           if (!isTransient(err)) throw err;
           tally.report.accounts++;
@@ -197,6 +233,35 @@ export async function syncAccounts(r: Reconciler, vgIds: number[], opts: SyncOpt
   );
   tally.report.durationMs = Date.now() - started;
   return tally.report;
+}
+
+/**
+ * The platform-side changes as they stand after this run (dry-run: before it): sync restores what
+ * was switched off and, unless reverting, leaves what was switched on, which then still differs.
+ */
+function platformSideAfter(
+  r: Reconciler,
+  opts: SyncOptions,
+  account: AccountState,
+  desired: DesiredAccount,
+  record: AccountRecord | null,
+  o: AccountOutcome,
+  categoriesByTariff: ReadonlyMap<number, readonly TariffCategory[]>,
+  at: Date,
+): Discrepancy[] {
+  if (!o.platformBefore || o.park?.reason === 'shared_username') return [];
+  const before = { id: '', subscriptions: o.platformBefore };
+  const platform = opts.dryRun ? o.platformBefore : (simulatePlan(before, o.made)?.subscriptions ?? []);
+  const applied = opts.dryRun ? (record?.subscriptions ?? null) : (o.record?.subscriptions ?? record?.subscriptions ?? null);
+  return platformSideDiscrepancies({
+    account,
+    desired,
+    applied,
+    platform: { id: '', username: desired.username, subscriptions: platform },
+    categoriesByTariff,
+    policy: r.policy,
+    at,
+  });
 }
 
 async function persist(r: Reconciler, outcomes: AccountOutcome[], parked: Set<number>) {

@@ -51,6 +51,19 @@ export class StateStore {
     return out;
   }
 
+  /** The records mapped to these platform account ids (the platform scan's way in), by platform id. */
+  async byPlatformIds(platformIds: string[]): Promise<Map<string, AccountRecord>> {
+    const out = new Map<string, AccountRecord>();
+    const ids = [...new Set(platformIds)];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const rows = await this.knex(this.accounts).whereIn('platform_id', ids.slice(i, i + CHUNK));
+      // reconciling never maps a second vg_id to a platform account (shared usernames are parked);
+      // should a hand-edited table hold two, the lowest vg_id wins, deterministically
+      for (const r of rows.sort((x, y) => Number(y.vg_id) - Number(x.vg_id))) out.set(String(r.platform_id), fromRow(r));
+    }
+    return out;
+  }
+
   async save(records: AccountRecord[]): Promise<void> {
     if (records.length === 0) return;
     const now = new Date();

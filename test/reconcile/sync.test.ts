@@ -1,6 +1,7 @@
 // sync against the real billing databases and the simulator: the dry-run lists what it should,
 // a real run converges, a second run makes no changing call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TariffCategoryCache } from '../../src/billing/offers.js';
 import { billingReader } from '../../src/billing/read.js';
 import { silentLogger } from '../../src/log.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
@@ -113,12 +114,44 @@ describe.each(DIALECTS)('sync on %s', (dialect) => {
     expect(report.changed).toBe(0);
   });
 
-  it('a subscription switched on the platform only is reported, then switched off by sync', async () => {
+  it('a subscription switched on on the platform: listed apart and left to the scan under mirror, switched off by sync under revert', async () => {
+    const vg = A.svcBasic.vgId;
     const acc = sim.store.byName(`op_${A.svcBasic.login}`)!;
     await client.setSubscription(acc.id, '5012', true);
-    const dry = await syncAccounts(reconciler, [A.svcBasic.vgId], { dryRun: true, concurrency: 1 });
-    expect(dry.remaining).toEqual([expect.objectContaining({ kind: 'subscription_extra', direction: 'platform_only', detail: expect.stringContaining('5012') })]);
-    await syncAccounts(reconciler, [A.svcBasic.vgId], { dryRun: false, concurrency: 1 });
+    const categories = new TariffCategoryCache(db.knex);
+    const platformSide = expect.objectContaining({ kind: 'switched_on_platform', direction: 'platform_side', detail: expect.stringContaining('5012') });
+
+    const dry = await syncAccounts(reconciler, [vg], { dryRun: true, concurrency: 1, categories });
+    expect(dry.remaining).toEqual([platformSide]);
+    const real = await syncAccounts(reconciler, [vg], { dryRun: false, concurrency: 1, categories });
+    expect(real.calls).toEqual({ create: 0, enable: 0, disable: 0, state: 0 });
+    expect(real.remaining).toEqual([platformSide]);
+    expect(platformSubs(A.svcBasic.login)).toEqual(['100', '5010', '5011', '5012']);
+
+    const reverting = new Reconciler({ ...reconciler.deps, options: { ...reconciler.deps.options, platformChanges: 'revert' } });
+    const dryRevert = await syncAccounts(reverting, [vg], { dryRun: true, concurrency: 1, categories });
+    expect(dryRevert.remaining).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'subscription_extra', direction: 'platform_only' }), platformSide]),
+    );
+    await syncAccounts(reverting, [vg], { dryRun: false, concurrency: 1 });
+    expect(platformSubs(A.svcBasic.login)).toEqual(['100', '5010', '5011']);
+  });
+
+  it('a subscription switched off on the platform: sync restores it (billing → platform) and its dry run shows both directions', async () => {
+    const vg = A.svcBasic.vgId;
+    const acc = sim.store.byName(`op_${A.svcBasic.login}`)!;
+    await client.setSubscription(acc.id, '5010', false);
+    const categories = new TariffCategoryCache(db.knex);
+    const dry = await syncAccounts(reconciler, [vg], { dryRun: true, concurrency: 1, categories });
+    expect(dry.remaining.map((d) => [d.kind, d.direction]).sort()).toEqual([
+      ['subscription_missing', 'billing_only'],
+      ['switched_off_platform', 'platform_side'],
+    ]);
+    // propagation leaves it to the platform scan; sync puts it back
+    expect((await reconciler.reconcile(vg)).made).toEqual([]);
+    const real = await syncAccounts(reconciler, [vg], { dryRun: false, concurrency: 1, categories });
+    expect(real.calls.enable).toBe(1);
+    expect(real.remaining).toEqual([]);
     expect(platformSubs(A.svcBasic.login)).toEqual(['100', '5010', '5011']);
   });
 
