@@ -3,8 +3,9 @@
 import { accountState } from './001_account_state.js';
 import { propagation } from './002_propagation.js';
 import { upsale } from './003_upsale.js';
+import { platformScan } from './004_platform_scan.js';
 import { debeziumCapture } from './005_debezium_capture.js';
 import type { Migration } from './types.js';
 
-export const migrations: Migration[] = [accountState, propagation, upsale, debeziumCapture];
+export const migrations: Migration[] = [accountState, propagation, upsale, platformScan, debeziumCapture];
 export type { Migration, MigrationContext } from './types.js';
