@@ -7,15 +7,16 @@ export async function createCaptureErrorsTable(knex: Knex, table: string): Promi
   if (await knex.schema.hasTable(table)) return;
   await knex.schema.createTable(table, (t) => {
     /** topic/partition/offset */
-    t.string('position', 255).primary();
+    t.string('position', 320).primary();
     t.string('topic', 249).notNullable();
     t.integer('kafka_partition').notNullable();
     t.bigInteger('kafka_offset').notNullable();
     /** the account the message names, when it still names one (then also parked) */
     t.integer('vg_id').nullable();
     t.text('error').notNullable();
-    /** the start of the message value, for the operator */
-    t.text('excerpt').nullable();
+    /** the message key (the row's primary key, no row content: images may hold subscribers' passwords) */
+    t.string('message_key', 255).nullable();
+    t.integer('value_bytes').nullable();
     t.dateTime('seen_at', { useTz: false }).notNullable();
   });
 }

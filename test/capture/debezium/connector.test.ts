@@ -1,0 +1,167 @@
+// The connector `migrate` registers: templates rendered like scripts/stack/render-connector.mjs,
+// values derived from the configuration, operator overrides, and a Connect that refuses with a bare
+// 500 (KAFKA-20693): the operator reads the validate endpoint's errors, never the password.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConnectClient } from '../../../src/capture/debezium/connect.js';
+import { type BillingFacts, connectorPlan, scrub, slotName } from '../../../src/capture/debezium/connector.js';
+import { readTemplate, renderTemplate } from '../../../src/capture/debezium/template.js';
+import { ConfigError, parseConfig } from '../../../src/config.js';
+
+const PASSWORD = 's3cr"et\\pw';
+const config = (extra: Record<string, unknown> = {}, client: 'pg' | 'mysql' = 'pg') =>
+  parseConfig({
+    billing: {
+      client,
+      connection: `${client === 'pg' ? 'postgres' : 'mysql'}://lifestream:${encodeURIComponent(PASSWORD)}@db.example:6543/billing`,
+    },
+    smotreshka: { url: 'http://platform.example' },
+    capture: { mode: 'debezium', kafka: { brokers: ['k1:9092', 'k2:9092'], topicPrefix: 'lanb' }, ...extra },
+  });
+const PG: BillingFacts = { kind: 'postgres', database: 'billing', namespace: 'public' };
+const MARIADB: BillingFacts = { kind: 'mariadb', database: 'billing', namespace: 'billing' };
+
+describe('renderTemplate', () => {
+  it('fills ${NAME} and ${NAME:-default}, JSON-escapes values, leaves Connect references alone', () => {
+    const t = '{"a": "${A}", "b": "${B:-dflt}", "c": "${file:/s.properties:pw}", "d": "x${A}y"}';
+    expect(renderTemplate(t, { A: 'q"\\', B: '' })).toEqual({ a: 'q"\\', b: 'dflt', c: '${file:/s.properties:pw}', d: 'xq"\\y' });
+  });
+
+  it('names every placeholder without a value', () => {
+    expect(() => renderTemplate('{"a": "${A}", "b": "${B}"}', {}, 'connectors/x.json')).toThrow('connectors/x.json: no value for A, B');
+  });
+});
+
+describe('connectorPlan', () => {
+  it('PostgreSQL: the database from billing.connection, the service\'s slot, publication and heartbeat table', () => {
+    const plan = connectorPlan(config(), PG);
+    expect(plan.name).toBe('lifestream-postgres-billing');
+    expect(plan.config).toMatchObject({
+      'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
+      'database.hostname': 'db.example',
+      'database.port': '6543',
+      'database.user': 'lifestream',
+      'database.password': PASSWORD,
+      'database.dbname': 'billing',
+      'topic.prefix': 'lanb',
+      'slot.name': 'lifestream_lanb',
+      'publication.name': 'lifestream_pub',
+      'table.include.list': expect.stringContaining('public.multitarifs,public.lifestream_heartbeat'),
+      'heartbeat.action.query': expect.stringContaining('INSERT INTO public.lifestream_heartbeat'),
+      'decimal.handling.mode': 'string',
+      'time.precision.mode': 'isostring',
+    });
+    expect(plan.secrets).toEqual([PASSWORD]);
+  });
+
+  it('MariaDB: its own connector class, a server id, the brokers for the schema history', () => {
+    const plan = connectorPlan(config({}, 'mysql'), MARIADB);
+    expect(plan.name).toBe('lifestream-mariadb-billing');
+    expect(plan.config).toMatchObject({
+      'connector.class': 'io.debezium.connector.mariadb.MariaDbConnector',
+      'database.include.list': 'billing',
+      'schema.history.internal.kafka.bootstrap.servers': 'k1:9092,k2:9092',
+      'schema.history.internal.kafka.topic': '_schema-history.lanb',
+    });
+    expect(Number(plan.config['database.server.id'])).toBeGreaterThanOrEqual(100_000);
+    expect(connectorPlan(config({}, 'mysql'), MARIADB).config['database.server.id']).toBe(plan.config['database.server.id']);
+  });
+
+  it('capture.connect overrides the name and any placeholder', () => {
+    const plan = connectorPlan(
+      config({ connect: { connectorName: 'billing-cdc', settings: { DB_HOST: 'pg.internal', DB_PASSWORD: '${file:/secrets/db.properties:pw}', TOPIC_PARTITIONS: '6' } } }),
+      PG,
+    );
+    expect(plan.name).toBe('billing-cdc');
+    expect(plan.config).toMatchObject({
+      'database.hostname': 'pg.internal',
+      'database.password': '${file:/secrets/db.properties:pw}',
+      'topic.creation.default.partitions': '6',
+    });
+  });
+
+  it('refuses bad connector names and placeholder names in the config', () => {
+    expect(() => config({ connect: { connectorName: 'a b' } })).toThrow(ConfigError);
+    expect(() => config({ connect: { settings: { db_host: 'x' } } })).toThrow(/"capture.connect.settings.db_host": Invalid key/);
+  });
+
+  it('slot names stay within what PostgreSQL allows', () => {
+    expect(slotName('lifestream_', 'Billing.Prod-1')).toBe('lifestream_billing_prod_1');
+    expect(slotName('p_', 'x'.repeat(80))).toHaveLength(63);
+  });
+
+  it('scrub hides the password in any text', () => {
+    expect(scrub(`password ${PASSWORD} rejected, ${PASSWORD}`, [PASSWORD])).toBe('password *** rejected, ***');
+  });
+
+  it('every template of connectors/ renders with the derived values', () => {
+    for (const kind of ['postgres', 'mysql', 'mariadb'] as const) {
+      const facts = kind === 'postgres' ? PG : { ...MARIADB, kind };
+      expect(connectorPlan(config({}, kind === 'postgres' ? 'pg' : 'mysql'), facts, readTemplate(kind)).config['topic.prefix']).toBe('lanb');
+    }
+  });
+});
+
+describe('ConnectClient against a Connect that refuses', () => {
+  let server: Server | undefined;
+  afterEach(() => server?.close());
+
+  async function fakeConnect(handler: (req: IncomingMessage, body: string) => [number, unknown]): Promise<string> {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        const [status, answer] = handler(req, body);
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
+  }
+
+  it('a bare 500 is explained by the validate endpoint; the password appears nowhere', async () => {
+    const calls: string[] = [];
+    const url = await fakeConnect((req, body) => {
+      calls.push(`${req.method} ${req.url}`);
+      if (req.url?.endsWith('/config/validate')) {
+        expect(JSON.parse(body).name).toBe('lifestream-postgres-billing');
+        return [
+          200,
+          {
+            configs: [
+              { value: { name: 'database.password', value: '[hidden]', errors: [] } },
+              { value: { name: 'database.hostname', value: 'db.example', errors: [`Unable to connect: FATAL: password authentication failed (${PASSWORD})`] } },
+            ],
+          },
+        ];
+      }
+      return [500, { error_code: 500, message: 'Cannot invoke "org.apache.kafka.connect.runtime.rest.entities.ConfigValueInfo.errors()"' }];
+    });
+    const err = await new ConnectClient(url).register(connectorPlan(config(), PG)).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe(
+      'Kafka Connect refused connector lifestream-postgres-billing (HTTP 500)\nconfiguration errors:\n  database.hostname: Unable to connect: FATAL: password authentication failed (***)',
+    );
+    expect(calls).toEqual([
+      'PUT /connectors/lifestream-postgres-billing/config',
+      'PUT /connector-plugins/PostgresConnector/config/validate',
+    ]);
+  });
+
+  it('a FAILED task ends the wait with its trace', async () => {
+    const url = await fakeConnect((req) => {
+      if (req.method === 'PUT') return [201, {}];
+      return [200, { connector: { state: 'RUNNING' }, tasks: [{ id: 0, state: 'FAILED', trace: 'io.debezium.DebeziumException: slot "x" is active\n\tat ...' }] }];
+    });
+    await expect(new ConnectClient(url).register(connectorPlan(config(), PG))).rejects.toThrow(
+      /connector lifestream-postgres-billing FAILED:\nio.debezium.DebeziumException: slot "x" is active/,
+    );
+  });
+
+  it('Connect not answering says where it was looked for', async () => {
+    await expect(new ConnectClient('http://127.0.0.1:1', 2_000).status('x')).rejects.toThrow(/Kafka Connect does not answer at http:\/\/127\.0\.0\.1:1 .*capture\.connect\.url/);
+  });
+});
