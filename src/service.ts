@@ -16,6 +16,7 @@ import { billingReader } from './billing/read.js';
 import { ChangeListener } from './capture/triggers/listener.js';
 import { ChangeLogReader } from './capture/triggers/reader.js';
 import { checkHealth, type HealthReport, healthRoutes } from './ops/health.js';
+import { platformScanDeps, startPlatformScan } from './reconcile/platform-scan.js';
 import { PropagationQueue } from './reconcile/queue.js';
 import { TimerLoop } from './reconcile/timers.js';
 import { buildServer, listen, type RoutePlugin } from './server.js';
@@ -119,6 +120,8 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
         })
       : null;
 
+  // the platform scan writes into the billing: like the queue, only the leader runs it
+  let platformScan: { stop(): Promise<void> } | null = null;
   let role: 'active' | 'standby' = 'standby';
   let stopping = false;
   let retry: NodeJS.Timeout | null = null;
@@ -131,10 +134,13 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     listener?.start();
     timers.start();
     queue.start();
+    platformScan = startPlatformScan(platformScanDeps(config, { knex, store, platform: app.platform, logger: logger.child({ component: 'platform-scan' }) }));
     log.info({ capture: 'triggers', concurrency: q.concurrency }, 'propagating billing changes');
   };
   const deactivate = async () => {
     role = 'standby';
+    await platformScan?.stop();
+    platformScan = null;
     await listener?.stop();
     await reader.stop();
     await timers.stop();
