@@ -155,6 +155,55 @@ export async function scanPlatform(
   } else {
     scanNo = ((await deps.seen.lastScans(1))[0]?.scanNo ?? 0) + 1;
   }
+  try {
+    const found = await readAndCompare(deps, mode, scanNo, signal, report);
+    report.changing = found.filter((f) => f.changes.some(isWrite)).length;
+    report.allowed = Math.max(1, Math.floor(o.maxChangeShare * report.accounts));
+    report.suspicious = mode === 'periodic' && report.changing > report.allowed;
+    if (report.suspicious) warnSuspicious(deps, report);
+    else if (mode !== 'dry-run' && !signal.stopped) await act(deps, found, mode, report, now);
+    logNewReports(logger, report);
+  } catch (err) {
+    // the database went away mid-scan, say: the scan's row says so, the next scan starts afresh
+    if (mode === 'periodic')
+      await finish(deps, scanNo, now(), report, { error: (err as Error).message }).catch(() => undefined);
+    throw err;
+  }
+  report.durationMs = Date.now() - started;
+  if (mode === 'periodic')
+    await finish(deps, scanNo, now(), report, report.suspicious ? { found: report.found } : report.stopped);
+  return report;
+}
+
+function finish(
+  deps: PlatformScanDeps,
+  scanNo: number,
+  at: Date,
+  r: ScanReport,
+  detail: unknown,
+): Promise<void> {
+  return deps.seen.finishScan(scanNo, at, {
+    complete: r.complete,
+    accounts: r.accounts,
+    changing: r.changing,
+    suspicious: r.suspicious,
+    detail,
+  });
+}
+
+/**
+ * Reads the platform page by page and compares every account on a fully read page; stops at the
+ * first page that fails or comes back short. Periodic scans remember what each account left pending.
+ */
+async function readAndCompare(
+  deps: PlatformScanDeps,
+  mode: ScanMode,
+  scanNo: number,
+  signal: StopSignal,
+  report: ScanReport,
+): Promise<Found[]> {
+  const { options: o, logger } = deps;
+  const now = deps.now ?? (() => new Date());
   const owners = {
     billing: billingReader(deps.knex),
     store: deps.store,
@@ -242,24 +291,7 @@ export async function scanPlatform(
     }
   }
 
-  report.changing = found.filter((f) => f.changes.some(isWrite)).length;
-  report.allowed = Math.max(1, Math.floor(o.maxChangeShare * report.accounts));
-  report.suspicious = mode === 'periodic' && report.changing > report.allowed;
-  if (report.suspicious) warnSuspicious(deps, report);
-  else if (mode !== 'dry-run' && !signal.stopped) await act(deps, found, mode, report, now);
-  logNewReports(logger, report);
-
-  report.durationMs = Date.now() - started;
-  if (mode === 'periodic') {
-    await deps.seen.finishScan(scanNo, now(), {
-      complete: report.complete,
-      accounts: report.accounts,
-      changing: report.changing,
-      suspicious: report.suspicious,
-      detail: report.suspicious ? { found: report.found } : report.stopped,
-    });
-  }
-  return report;
+  return found;
 }
 
 async function act(
