@@ -3,6 +3,7 @@
 import type { Knex } from 'knex';
 import { openBilling } from './billing/connect.js';
 import { billingReader } from './billing/read.js';
+import { reattachServices } from './billing/reattach.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { Reconciler } from './reconcile/reconciler.js';
@@ -60,6 +61,10 @@ export function createApp(config: Config, logger: Logger, opts: { extraConnectio
       platformChanges: s.platformChanges,
     },
     logger,
+    reattach: async (vgId, at) => {
+      const r = await reattachServices(knex, vgId, at);
+      return r !== null && (r.moved.length > 0 || r.closed.length > 0);
+    },
   });
   return {
     config,

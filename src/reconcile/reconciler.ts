@@ -1,6 +1,7 @@
 // Reconciles accounts: reads the billing, computes the desired state, applies the plan, and keeps
 // the service's own tables (mapping, last state, timers, parked accounts) up to date. Used by
 // `sync` and, one account at a time, by the propagation queue.
+import { needsReattach } from '../billing/reattach-plan.js';
 import type { AccountState } from '../billing/types.js';
 import type { Logger } from '../log.js';
 import type { AccountIdMode, PlatformApi } from '../smotreshka/api.js';
@@ -48,6 +49,8 @@ export class Reconciler {
       options: ReconcilerOptions;
       logger: Logger;
       now?: () => Date;
+      /** re-assigns TV services after a tariff switch; true when it wrote something */
+      reattach?: (vgId: number, at: Date) => Promise<boolean>;
     },
   ) {}
 
@@ -81,10 +84,13 @@ export class Reconciler {
   /** Reconciles one account now: the propagation path and `sync --account`. */
   async reconcile(vgId: number, opts: ReconcileOptions = {}): Promise<AccountOutcome> {
     const at = this.now();
-    const [account, record] = await Promise.all([
-      this.deps.billing.loadAccount(vgId, at),
-      this.deps.store.get(vgId),
-    ]);
+    let [account, record] = await Promise.all([this.deps.billing.loadAccount(vgId, at), this.deps.store.get(vgId)]);
+    // Layout 2: after a tariff switch the TV services follow the vgroup to its new tariff before
+    // the platform is compared, so the subscriber keeps them and the platform sees no flap. The
+    // check is on the account's data (not the event), so a coalesced burst can't hide the switch.
+    if (account && this.deps.reattach && !opts.dryRun && needsReattach(account, at)) {
+      if (await this.deps.reattach(vgId, at)) account = await this.deps.billing.loadAccount(vgId, at);
+    }
     const desired = account ? this.desired(account, at) : this.vanished(vgId, record?.username ?? '', record?.state?.balance ?? 0);
     if (!account && !record) {
       return { vgId, username: '', found: [], made: [], remaining: [], record: null, park: null };
