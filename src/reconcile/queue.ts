@@ -8,8 +8,17 @@
 //   started, whether it changed during that run (its row stays, with a later not_before) or just
 //   after it (a new row, postponed when it comes due). A thousand changes in a second then cost
 //   about three reconciles instead of one per reader batch, and a lone change is not delayed.
-// - One at a time per account: an in-process set of accounts in flight. Across processes the
-//   leader lock (src/state/leader.ts) makes this the only queue working on the database.
+// - One at a time per account: an in-process set of accounts in flight. Across processes, in
+//   trigger mode the leader lock (src/state/leader.ts) makes this the only queue working on the
+//   database; in debezium mode every instance works the same table and `claim` takes a
+//   per-account database lock (src/state/account-lock.ts) around each reconcile. Under the lock
+//   the row is read again: another instance may have reconciled the account since it was listed,
+//   and only the seq read under the lock may be compared when the row is deleted.
+// - Interrupted runs: a run is marked started (attempts + 1) before it calls the platform and the
+//   row leaves only when it completes, so a crash or a transient failure in the middle leaves
+//   attempts > 0. The next run of such an account is a recovery run: the billing wins even over
+//   what looks like a switch-off made on the platform, because that look may be our own half-done
+//   run (a disable made, the record of it not yet saved, then the billing changed back).
 // - Failures: the reconciler parks permanent ones itself and returns; whatever it throws is
 //   transient (platform down, timeouts, the database gone): that account backs off exponentially
 //   (not_before), others go on. Transient platform failures in a row open the circuit
@@ -19,6 +28,7 @@
 import type { Logger } from '../log.js';
 import { retryDelay } from '../smotreshka/backoff.js';
 import { PlatformError } from '../smotreshka/errors.js';
+import type { AccountLock } from '../state/account-lock.js';
 import type { PendingAccount, PendingStore } from '../state/pending.js';
 import type { AccountOutcome } from './apply.js';
 import { Circuit, type CircuitState } from './circuit.js';
@@ -48,7 +58,11 @@ export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
   pollMs: 1_000,
 };
 
-export type ReconcileFn = (vgId: number, source: string | null) => Promise<AccountOutcome>;
+/** `recovering`: the account's previous run did not complete (see the note above). */
+export type ReconcileFn = (vgId: number, source: string | null, opts: { recovering: boolean }) => Promise<AccountOutcome>;
+
+/** An account held by another instance is looked at again after this long. */
+const CLAIMED_ELSEWHERE_RETRY_MS = 250;
 
 export interface QueueStats {
   inFlight: number;
@@ -79,6 +93,11 @@ export class PropagationQueue {
       options: QueueOptions;
       /** after each successful reconcile (timers use the outcome's next transition) */
       onReconciled?: (outcome: AccountOutcome) => void;
+      /**
+       * several instances share the table (debezium mode): the account's cross-instance lock,
+       * or null while another instance holds it
+       */
+      claim?: (vgId: number) => Promise<AccountLock | null>;
     },
   ) {
     const o = deps.options;
@@ -201,13 +220,42 @@ export class PropagationQueue {
   }
 
   private async reconcileOne(account: PendingAccount): Promise<void> {
+    const { claim, pending } = this.deps;
+    if (!claim) return this.reconcileHeld(account);
+    let lock: AccountLock | null;
+    try {
+      lock = await claim(account.vgId);
+    } catch (err) {
+      await this.failed(account, err); // the lock's session is gone: the database is in trouble
+      return;
+    }
+    if (!lock) {
+      // another instance is reconciling it: that one deletes the row or leaves it for a rerun
+      await pending.postpone(account.vgId, new Date(Date.now() + CLAIMED_ELSEWHERE_RETRY_MS)).catch(() => undefined);
+      return;
+    }
+    try {
+      const now = await pending.get(account.vgId);
+      // gone = reconciled elsewhere since it was listed; not due = rescheduled there (hot spacing)
+      if (!now || now.notBefore.getTime() > Date.now()) return;
+      await this.reconcileHeld({ ...account, seq: now.seq, attempts: now.attempts });
+    } catch (err) {
+      await this.failed(account, err);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Reconciles an account this process alone works on now. */
+  private async reconcileHeld(account: PendingAccount): Promise<void> {
     const { pending, logger, options } = this.deps;
     const { vgId, seq } = account;
     const started = Date.now();
     if (options.hotIntervalMs > 0) this.lastStarted.set(vgId, started);
     let outcome: AccountOutcome;
     try {
-      outcome = await this.deps.reconcile(vgId, account.source ?? account.reason);
+      await pending.markStarted(vgId);
+      outcome = await this.deps.reconcile(vgId, account.source ?? account.reason, { recovering: account.attempts > 0 });
     } catch (err) {
       await this.failed(account, err);
       return;
