@@ -40,6 +40,8 @@ export interface ReconcileOptions {
 
 export class Reconciler {
   private catalogueCache: { at: number; ids: Set<string> | null } | null = null;
+  /** running totals for /metrics */
+  readonly stats = { reconciles: 0, parked: 0, calls: { create: 0, enable: 0, disable: 0, state: 0 } as Record<string, number> };
 
   constructor(
     readonly deps: {
@@ -121,6 +123,9 @@ export class Reconciler {
       opts.actual,
     );
     if (opts.dryRun) return outcome;
+    this.stats.reconciles++;
+    if (outcome.park) this.stats.parked++;
+    for (const c of outcome.made) this.stats.calls[c.op] = (this.stats.calls[c.op] ?? 0) + 1;
     if (outcome.record) await store.save([outcome.record]);
     if (outcome.park) await store.park(desired.vgId, outcome.park.reason, outcome.park.detail, opts.source ?? null);
     else await store.unpark([desired.vgId]);
