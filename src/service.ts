@@ -9,10 +9,15 @@
 //
 // Only the instance holding the leader lock (src/state/leader.ts) reads, times and reconciles; a
 // second instance serves /health (role "standby") and takes over when the first goes away.
+//
+// In debezium mode (src/capture/debezium/capture.ts) every instance consumes its share of the
+// Kafka partitions into the same <prefix>pending table and reconciles from it, each account under
+// a cross-instance lock; the leader lock then only decides who runs the timers and the platform scan.
 import type { FastifyInstance } from 'fastify';
 import { captureNames, missingCaptureObjects } from '../migrations/capture/index.js';
 import type { App } from './app.js';
 import { billingReader } from './billing/read.js';
+import { DebeziumCapture, debeziumNotReady } from './capture/debezium/capture.js';
 import { ChangeListener } from './capture/triggers/listener.js';
 import { ChangeLogReader } from './capture/triggers/reader.js';
 import { checkHealth, type HealthReport, healthRoutes } from './ops/health.js';
@@ -48,23 +53,25 @@ export interface RunningService {
   reader: ChangeLogReader;
   pending: PendingStore;
   changelog: ChangeLog;
+  /** debezium mode: this instance's consumer and per-account locks; null in trigger mode */
+  debezium: DebeziumCapture | null;
   /** stops taking work, lets in-flight reconciles finish (config.queue.shutdownGraceMs), closes the server */
   stop(): Promise<void>;
 }
 
-/** Refuses to start on a database `migrate` hasn't prepared, or in a mode this version lacks. */
+/** Refuses to start on a database `migrate` hasn't prepared for the configured capture mode. */
 export async function preflight(app: App): Promise<void> {
   const { config, knex, migration } = app;
-  if (config.capture.mode === 'debezium') {
-    throw new NotReadyError(
-      'capture.mode "debezium": the Kafka consumer is not available in this version yet; use capture.mode: triggers',
-    );
-  }
   const status = await migrationStatus(knex, migration);
   if (status.pending.length > 0) {
     throw new NotReadyError(
       `the billing database lacks the service's objects (pending migrations: ${status.pending.join(', ')}): run \`lbcore-lifestream migrate\` first`,
     );
+  }
+  if (config.capture.mode === 'debezium') {
+    const why = await debeziumNotReady(app);
+    if (why) throw new NotReadyError(why);
+    return;
   }
   const missing = await missingCaptureObjects(knex, migration);
   if (missing.length > 0) {
@@ -81,6 +88,9 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
   const startedAt = new Date();
   const pending = new PendingStore(knex, migration.prefix, migration.dialect);
   const changelog = new ChangeLog(knex, migration.prefix, migration.dialect);
+  // debezium mode: this instance's share of the partitions, and the per-account locks its queue takes
+  const debezium =
+    config.capture.mode === 'debezium' ? await DebeziumCapture.create(app, { pending, logger: log, onQueued: () => queue.wake() }) : null;
 
   let timers: TimerLoop;
   const q = config.queue;
@@ -98,6 +108,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
       pollMs: 1_000,
     },
     onReconciled: (outcome) => timers.consider(outcome.record?.nextAt ?? null),
+    claim: debezium ? (vgId) => debezium.locks.tryLock(vgId) : undefined,
   });
   timers = new TimerLoop({ pending, store, logger: log, onQueued: () => queue.wake() });
   const reader = new ChangeLogReader({
@@ -110,7 +121,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     options: { batchSize: config.capture.batchSize, pollIntervalMs: config.capture.pollIntervalMs, debounceMs: config.capture.debounceMs },
   });
   const listener =
-    migration.dialect === 'pg'
+    migration.dialect === 'pg' && !debezium
       ? new ChangeListener({
           connectionString: config.billing.connection,
           channel: captureNames(migration.prefix).channel,
@@ -130,12 +141,12 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
   const activate = () => {
     role = 'active';
     announcedStandby = false;
-    reader.start();
+    if (!debezium) reader.start();
     listener?.start();
     timers.start();
     queue.start();
     platformScan = startPlatformScan(platformScanDeps(config, { knex, store, platform: app.platform, logger: logger.child({ component: 'platform-scan' }) }));
-    log.info({ capture: 'triggers', concurrency: q.concurrency }, 'propagating billing changes');
+    log.info({ capture: config.capture.mode, concurrency: q.concurrency }, debezium ? 'leading: timers and platform scan' : 'propagating billing changes');
   };
   const deactivate = async () => {
     role = 'standby';
@@ -144,7 +155,8 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     await listener?.stop();
     await reader.stop();
     await timers.stop();
-    const unfinished = await queue.stop(q.shutdownGraceMs);
+    // debezium mode: every instance's queue works, leader or not; it stops only with the service
+    const unfinished = debezium && !stopping ? 0 : await queue.stop(q.shutdownGraceMs);
     if (unfinished > 0) log.warn({ unfinished }, 'reconciles still running were left; their accounts stay queued');
   };
   const leader: LeaderLock = new LeaderLock({
@@ -182,7 +194,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
       pingBilling: async () => {
         await knex.raw('SELECT 1');
       },
-      captureLagMs: () => changelog.lagMs(),
+      captureLagMs: async () => (debezium ? debezium.lagMs() : changelog.lagMs()),
       pendingCount: () => pending.count(),
       parkedCount: async () => (await store.parkedIds()).size,
       platform: app.platformStatus,
@@ -199,6 +211,11 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     url = await listen(server, where);
     log.info({ url }, 'HTTP server listening');
   }
+  if (debezium) {
+    queue.start();
+    await debezium.start(app, log);
+    log.info({ capture: 'debezium', groupId: config.capture.kafka.groupId, concurrency: q.concurrency }, 'consuming billing changes');
+  }
   await lead();
 
   return {
@@ -211,12 +228,17 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     reader,
     pending,
     changelog,
+    debezium,
     async stop() {
       stopping = true;
       if (retry) clearTimeout(retry);
       // no new upsale writes or probes while the rest winds down; in-flight requests finish
       await server?.close();
+      // debezium: leave the group first; what it read is queued or left unacknowledged for the others
+      await debezium?.stop();
       if (role === 'active') await deactivate();
+      else if (debezium) await queue.stop(q.shutdownGraceMs);
+      await debezium?.close();
       await leader.release();
       log.info('stopped');
     },

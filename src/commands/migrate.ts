@@ -1,7 +1,10 @@
 // `migrate`: installs (or with --uninstall removes) the service's own objects in the billing
-// database. Never touches LANBilling's own tables' structure.
+// database. Never touches LANBilling's own tables' structure. In debezium mode it then creates the
+// capture topics and registers the connector on Kafka Connect (src/capture/debezium/install.ts);
+// --uninstall deletes the connector before the database side drops the replication slot.
 import type { Command } from 'commander';
 import { migrationContext, openKnex } from '../app.js';
+import { installConnector, uninstallConnector } from '../capture/debezium/install.js';
 import { redactUrl } from '../config.js';
 import { migrateDown, migrateUp, migrationStatus } from '../state/migrate.js';
 import { configAndLogger } from './common.js';
@@ -10,7 +13,8 @@ export function registerMigrate(program: Command) {
   program
     .command('migrate')
     .description(
-      "install the service's own tables (and, in trigger mode, its capture triggers) in the billing database; idempotent",
+      "install the service's own tables and its capture objects in the billing database (trigger mode: triggers; " +
+        'debezium mode: publication, heartbeat table, replica identity, then the topics and the connector on Kafka Connect); idempotent',
     )
     .option('--uninstall', 'remove every object the service added, and nothing else')
     .option('--status', 'list applied and pending migrations, change nothing')
@@ -24,6 +28,11 @@ export function registerMigrate(program: Command) {
           const s = await migrationStatus(knex, ctx);
           process.stdout.write(`${where}\napplied: ${s.applied.join(', ') || '(none)'}\npending: ${s.pending.join(', ') || '(none)'}\n`);
         } else if (opts.uninstall) {
+          if (config.capture.mode === 'debezium') {
+            // first, or the running connector would create the replication slot again
+            const connector = await uninstallConnector(config, knex);
+            process.stdout.write(connector ? `connector ${connector} deleted from ${config.capture.connect.url}\n` : 'no connector to delete\n');
+          }
           const removed = await migrateDown(knex, ctx);
           logger.info({ database: where, removed }, 'service objects removed');
           process.stdout.write(`removed: ${removed.join(', ') || '(nothing was installed)'}\n`);
@@ -31,6 +40,9 @@ export function registerMigrate(program: Command) {
           const applied = await migrateUp(knex, ctx);
           logger.info({ database: where, applied }, 'migrations applied');
           process.stdout.write(`applied: ${applied.join(', ') || '(already up to date)'}\n`);
+          if (config.capture.mode === 'debezium') {
+            for (const line of await installConnector(config, knex, logger)) process.stdout.write(`${line}\n`);
+          }
         }
       } finally {
         await knex.destroy();

@@ -124,7 +124,13 @@ class KafkajsStream implements ChangeStream {
   async start(onBatch: BatchHandler): Promise<void> {
     this.onBatch = onBatch;
     this.stopped = false;
-    await this.open();
+    try {
+      await this.open();
+    } catch (err) {
+      // Kafka down at start: keep trying in the background; the rest of the service runs meanwhile
+      this.logger.warn({ err: (err as Error).message }, 'cannot join the consumer group yet; retrying');
+      if (this.consumer) this.replace(this.consumer);
+    }
   }
 
   private async open(): Promise<void> {

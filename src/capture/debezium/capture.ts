@@ -1,0 +1,93 @@
+// The debezium side of `run`: the consumer group and the per-account locks, wired to the pending
+// table every instance shares. Unlike trigger capture (one reader, on the leader), this runs on
+// every instance: Kafka splits the partitions among the group's members, and the queue of each
+// instance reconciles an account only under its cross-instance lock. Leader-only work (timers, the
+// platform scan) stays with the leader lock in service.ts.
+import { missingDebeziumObjects } from '../../../migrations/debezium/index.js';
+import type { App } from '../../app.js';
+import { billingReader } from '../../billing/read.js';
+import type { Logger } from '../../log.js';
+import { AccountLocks } from '../../state/account-lock.js';
+import { CaptureErrors } from '../../state/capture-errors.js';
+import type { PendingStore } from '../../state/pending.js';
+import { type ConsumerStats, DebeziumConsumer } from './consumer.js';
+import { topicPartitions, topicsFor } from './install.js';
+import { createChangeStream, createStreamAdmin } from './kafka.js';
+
+/** A record older than this says nothing about the lag any more (a quiet partition, or not ours). */
+const LAG_WINDOW_MS = 5 * 60_000;
+
+/** What `run` refuses to start without in debezium mode; null when ready. */
+export async function debeziumNotReady(app: App): Promise<string | null> {
+  const missing = await missingDebeziumObjects(app.knex, app.migration);
+  if (missing.length === 0) return null;
+  return `debezium capture is not installed (missing: ${missing.join(', ')}): run \`lbcore-lifestream migrate\` with capture.mode: debezium`;
+}
+
+export class DebeziumCapture {
+  private constructor(
+    readonly consumer: DebeziumConsumer,
+    readonly locks: AccountLocks,
+    readonly topics: string[],
+  ) {}
+
+  static async create(app: App, deps: { pending: PendingStore; logger: Logger; onQueued: () => void }): Promise<DebeziumCapture> {
+    const { config, knex, store } = app;
+    const topics = await topicsFor(config, knex);
+    const k = config.capture.kafka;
+    const stream = createChangeStream(
+      k,
+      { groupId: k.groupId, topics: topics.all, sessionTimeoutMs: k.sessionTimeoutMs, concurrency: Math.min(topics.all.length, 4) },
+      deps.logger,
+    );
+    const consumer = new DebeziumConsumer({
+      stream,
+      knex,
+      pending: deps.pending,
+      store,
+      captureErrors: new CaptureErrors(knex, app.migration.prefix),
+      fanout: billingReader(knex),
+      topics,
+      logger: deps.logger,
+      onQueued: deps.onQueued,
+      options: { debounceMs: config.capture.debounceMs },
+    });
+    const locks = new AccountLocks({ client: config.billing.client, connection: config.billing.connection, prefix: app.migration.prefix });
+    return new DebeziumCapture(consumer, locks, topics.all);
+  }
+
+  /** Makes sure the topics exist (deleted since `migrate`?), then joins the group. */
+  async start(app: App, logger: Logger): Promise<void> {
+    const admin = createStreamAdmin(app.config.capture.kafka, logger);
+    try {
+      const made = await admin.ensureTopics(this.topics, topicPartitions(app.config));
+      if (made.length) logger.warn({ topics: made }, 'capture topics were missing: created');
+    } catch (err) {
+      // Kafka down at start: the consumer keeps trying to join; nothing to do here
+      logger.warn({ err: (err as Error).message }, 'cannot check the capture topics');
+    } finally {
+      await admin.close();
+    }
+    await this.consumer.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.stop();
+  }
+
+  /** Closes the lock sessions: only after the queue has stopped using them. */
+  async close(): Promise<void> {
+    await this.locks.close();
+  }
+
+  stats(): ConsumerStats {
+    return this.consumer.stats();
+  }
+
+  /** commit → arrival of the newest record, while it is recent enough to mean something */
+  lagMs(): number | null {
+    const s = this.consumer.stats();
+    if (!s.lastRecordAt || Date.now() - s.lastRecordAt.getTime() > LAG_WINDOW_MS) return null;
+    return s.lastDelayMs;
+  }
+}
