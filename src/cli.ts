@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { ConfigError } from './config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerReplay } from './commands/replay.js';
 import { registerRun } from './commands/run.js';
 import { registerSimulator } from './commands/simulator.js';
 import { registerSync } from './commands/sync.js';
@@ -20,6 +21,7 @@ registerMigrate(program);
 registerRun(program);
 registerSync(program);
 registerDoctor(program);
+registerReplay(program);
 registerSimulator(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
