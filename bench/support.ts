@@ -67,6 +67,8 @@ export function freePort(): Promise<number> {
 }
 
 const CLI = join(process.cwd(), 'dist/src/cli.js');
+/** the installed command: the launcher that caps the heap, as operators run it */
+const BIN = join(process.cwd(), 'bin/lbcore-lifestream');
 
 /** Starts `lbcore-lifestream simulator` as a child process; resolves once it listens. */
 export async function startSimulatorProcess(): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
@@ -103,11 +105,11 @@ export function writeConfig(dialect: Dialect, billingUrl: string, platformUrl: s
   return file;
 }
 
-/** Runs the built CLI under /usr/bin/time; returns stdout, exit code, wall time and peak RSS. */
+/** Runs the installed command (bin/) under /usr/bin/time; returns stdout, exit code, wall time and peak RSS. */
 export function runCli(args: string[]): Promise<{ stdout: string; stderr: string; code: number; wallMs: number; peakRssMb: number }> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
-    const child = spawn('/usr/bin/time', ['-f', 'PEAK_RSS_KB=%M', process.execPath, CLI, ...args], {
+    const child = spawn('/usr/bin/time', ['-f', 'PEAK_RSS_KB=%M', BIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
