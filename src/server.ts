@@ -1,7 +1,7 @@
 // The service's HTTP server: one fastify instance on `listen`, assembled from route plugins so that
 // each concern brings its own routes (/health from src/ops/health.ts, /upsale/v3/... from
 // src/upsale/routes.ts, /metrics later) without this file knowing them.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from './log.js';
 
 export type RoutePlugin = (app: FastifyInstance) => void | Promise<void>;
@@ -10,7 +10,7 @@ export async function buildServer(opts: { logger: Logger; routes: RoutePlugin[] 
   const app: FastifyInstance = Fastify({
     loggerInstance: opts.logger.child({ component: 'http' }) as FastifyBaseLogger,
     // every route logs what matters itself; a line per health probe would drown the log
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   for (const register of opts.routes) await register(app);
   await app.ready();

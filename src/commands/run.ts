@@ -34,6 +34,8 @@ export function registerRun(program: Command) {
     )
     .action(async (_opts: unknown, cmd: Command) => {
       const { config, logger } = configAndLogger(cmd);
+      // listening before start, so that a signal during start-up still stops cleanly once started
+      const signalled = nextSignal();
       const app = createApp(config, logger, { extraConnections: EXTRA_CONNECTIONS });
       let service: Awaited<ReturnType<typeof startService>>;
       try {
@@ -52,7 +54,7 @@ export function registerRun(program: Command) {
       }
       logger.info({ billing: redactUrl(config.billing.connection), platform: config.smotreshka.url, http: service.url }, 'running');
 
-      const signal = await nextSignal();
+      const signal = await signalled;
       logger.info({ signal }, 'stopping: no new work, letting reconciles in flight finish (signal again to quit at once)');
       void nextSignal().then(() => {
         logger.warn('quitting at once; queued accounts stay queued');

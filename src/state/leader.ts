@@ -43,15 +43,20 @@ export class LeaderLock {
     if (this.held) return true;
     const knex = openBilling(this.opts.client, this.opts.connection, { min: 0, max: 1 });
     let conn: unknown = null;
+    const giveBack = async () => {
+      // destroy() waits for borrowed connections: return it first
+      if (conn !== null) await knex.client.releaseConnection(conn).catch(() => undefined);
+      await knex.destroy().catch(() => undefined);
+    };
     try {
       conn = await knex.client.acquireConnection();
       const got = await this.query(knex, conn, this.lockSql(), [this.opts.name]);
       if (!truthy(got)) {
-        await knex.destroy();
+        await giveBack();
         return false;
       }
     } catch (err) {
-      await knex.destroy().catch(() => undefined);
+      await giveBack();
       throw err;
     }
     this.knex = knex;
