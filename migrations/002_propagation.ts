@@ -19,7 +19,7 @@ export const propagation: Migration = {
       t.string('reason', 64).notNullable();
       /** where the last change came from (change-log id, topic/partition/offset), kept when parking */
       t.string('source', 255).nullable();
-      /** transient failures in a row: drives the account's back-off */
+      /** runs started without completing (a crash, a transient failure): drives the back-off, and makes the next run a recovery run */
       t.integer('attempts').notNullable().defaultTo(0);
       /** not to be reconciled before: debounce, back-off, spacing of a hot account */
       t.dateTime('not_before', { useTz: false, precision: 3 }).notNullable();

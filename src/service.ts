@@ -96,7 +96,8 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
   const q = config.queue;
   const queue = new PropagationQueue({
     pending,
-    reconcile: (vgId, source) => reconciler.reconcile(vgId, { source }),
+    // a recovery run is a `sync` of the account: the billing wins over platform-side switch-offs
+    reconcile: (vgId, source, { recovering }) => reconciler.reconcile(vgId, { source, purpose: recovering ? 'sync' : 'propagate' }),
     logger: log,
     options: {
       concurrency: q.concurrency,

@@ -96,12 +96,20 @@ export class PendingStore {
     return false;
   }
 
+  /**
+   * A run starts: attempts + 1, undone only by the run completing (finish). A row found with
+   * attempts > 0 was left by a run that crashed or failed.
+   */
+  async markStarted(vgId: number): Promise<void> {
+    await this.knex(this.table).where({ vg_id: vgId }).increment('attempts', 1);
+  }
+
   /** Not before `notBefore` (spacing of a hot account). */
   async postpone(vgId: number, notBefore: Date): Promise<void> {
     await this.knex(this.table).where({ vg_id: vgId }).update({ not_before: notBefore });
   }
 
-  /** A transient failure: try again at `notBefore`. */
+  /** A transient failure: try again at `notBefore`; `attempts` = runs started without completing. */
   async retryLater(vgId: number, attempts: number, notBefore: Date, error: string): Promise<void> {
     await this.knex(this.table)
       .where({ vg_id: vgId })

@@ -32,8 +32,10 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
   let maxPerAccount: number;
   let maxTotal: number;
   let behaviour: (vgId: number, n: number) => Promise<void>;
+  let recoveries: number[];
 
-  const reconcile = async (vgId: number) => {
+  const reconcile = async (vgId: number, _source: string | null, { recovering }: { recovering: boolean }) => {
+    if (recovering) recoveries.push(vgId);
     const start = Date.now();
     running.set(vgId, (running.get(vgId) ?? 0) + 1);
     maxPerAccount = Math.max(maxPerAccount, running.get(vgId)!);
@@ -75,6 +77,7 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
     queue = null;
     await db.knex('lifestream_pending').delete();
     runs = [];
+    recoveries = [];
     running = new Map();
     maxPerAccount = 0;
     maxTotal = 0;
@@ -124,7 +127,7 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
     };
     startQueue({ circuitFailures: 100 });
     await enqueue([7, 8, 9]);
-    await until(async () => (await pending.get(7))?.attempts === 1);
+    await until(async () => (await pending.get(7))?.lastError != null);
     const row = await pending.get(7);
     expect(row?.attempts).toBe(1);
     expect(row?.lastError).toMatch(/503/);
@@ -137,6 +140,17 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
     expect(gaps[0]!).toBeGreaterThanOrEqual(45);
     expect(gaps[2]!).toBeGreaterThanOrEqual(195);
     expect(runs.filter((r) => r.vgId !== 7)).toHaveLength(2);
+    // every run after a failed one is a recovery run (the billing wins), the others aren't
+    expect(recoveries).toEqual([7, 7, 7]);
+  });
+
+  it('a run left unfinished by a crash makes the next run a recovery run', async () => {
+    await enqueue([5, 6]);
+    // what a process killed in the middle of a reconcile leaves behind
+    await pending.markStarted(5);
+    startQueue();
+    await until(async () => (await pending.count()) === 0);
+    expect(recoveries).toEqual([5]);
   });
 
   it('pauses the whole queue when the platform fails for everyone, and resumes after', async () => {
