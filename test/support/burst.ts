@@ -1,0 +1,53 @@
+// A burst of small billing changes on the layout-1 sample accounts, as the billing core and
+// operators make them: blocks and unblocks, balance changes, additional services assigned and
+// stopped. Each change is its own transaction; a few connections write in parallel. Seeded, so a
+// failing run can be replayed. No vitest imports: the benchmark uses it too.
+import type { Knex } from 'knex';
+import { sqlDateTime } from '../../src/billing/sql-time.js';
+import { BlockCode } from '../../src/billing/types.js';
+import { categoryIdx, TARIFFS } from '../fixture/catalogue.js';
+import { seededRandom } from '../fixture/random.js';
+import { SAMPLE } from '../fixture/sample.js';
+
+const A = SAMPLE.accounts;
+/** layout-1 accounts whose data maps cleanly (no conflicts or mapping issues) */
+export const BURST_ACCOUNTS = [A.svcBasic, A.svcBlockedBalance, A.svcBlockedUser, A.svcBlockedAdmin, A.svcExpired, A.svcFuture, A.svcStopped, A.svcNoEmail];
+const ADDITIONAL = ['5010', '5011', '5012', '5013'] as const;
+const BLOCKS = [BlockCode.active, BlockCode.active, BlockCode.balance, BlockCode.user, BlockCode.admin, BlockCode.switchedOff];
+
+export interface BurstOptions {
+  changes: number;
+  seed?: number;
+  /** parallel writers */
+  writers?: number;
+  /** called after each committed change with its index */
+  onChange?: (i: number) => void;
+  accounts?: readonly { vgId: number; agrmId: number }[];
+}
+
+export async function billingBurst(knex: Knex, opts: BurstOptions): Promise<void> {
+  const rnd = seededRandom(opts.seed ?? 1);
+  const accounts = opts.accounts ?? BURST_ACCOUNTS;
+  const plan = Array.from({ length: opts.changes }, () => ({ account: rnd.pick(accounts), kind: rnd.int(0, 2), r: rnd.next(), offer: rnd.pick(ADDITIONAL) }));
+  let next = 0;
+  const writer = async () => {
+    for (;;) {
+      const i = next++;
+      const step = plan[i];
+      if (!step) return;
+      const { account, kind, r, offer } = step;
+      if (kind === 0) {
+        await knex('vgroups').where({ vg_id: account.vgId }).update({ blocked: BLOCKS[Math.floor(r * BLOCKS.length)] });
+      } else if (kind === 1) {
+        await knex('agreements').where({ agrm_id: account.agrmId }).update({ balance: (Math.round(r * 200_000) / 100 - 500).toFixed(2) });
+      } else {
+        const idx = categoryIdx(TARIFFS.tvServices, offer);
+        const open = { vg_id: account.vgId, tar_id: TARIFFS.tvServices, serv_cat_idx: idx, timeto: '9999-12-31 23:59:59' };
+        const closed = await knex('services').where(open).update({ timeto: sqlDateTime(new Date(Date.now() - 1000)) });
+        if (closed === 0) await knex('services').insert({ ...open, timefrom: sqlDateTime(new Date(Date.now() - 1000)), state: 3 });
+      }
+      opts.onChange?.(i);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.writers ?? 4 }, writer));
+}
