@@ -2,6 +2,7 @@
 // Pure reporting; it changes nothing.
 import type { App } from '../app.js';
 import { missingTables, serverVersion, tvCategoryUuids } from '../billing/catalogue.js';
+import { debeziumChecks } from '../capture/debezium/doctor.js';
 import { redactUrl } from '../config.js';
 import { PlatformError } from '../smotreshka/errors.js';
 import { migrationStatus } from '../state/migrate.js';
@@ -85,6 +86,9 @@ export async function runDoctor(app: App): Promise<Check[]> {
       // own tables missing: already reported above
     }
   }
+
+  // 4. debezium mode: the connector, Kafka, and messages the consumer could not read
+  if (billingUp && config.capture.mode === 'debezium') checks.push(...(await debeziumChecks(app)));
   return checks;
 }
 
