@@ -19,8 +19,10 @@
 //   attempts > 0. The next run of such an account is a recovery run: the billing wins even over
 //   what looks like a switch-off made on the platform, because that look may be our own half-done
 //   run (a disable made, the record of it not yet saved, then the billing changed back).
-// - Failures: the reconciler parks permanent ones itself and returns; whatever it throws is
-//   transient (platform down, timeouts, the database gone): that account backs off exponentially
+// - Failures: the reconciler parks permanent ones itself and returns. A permanent platform error
+//   that escapes it anyway (a refusal of the account lookup) is parked here, never retried in a
+//   loop. Whatever else it throws is transient (platform down, timeouts, the database gone): that
+//   account backs off exponentially
 //   (not_before), others go on. Transient platform failures in a row open the circuit
 //   (circuit.ts) and the whole queue pauses instead of spinning through every account.
 // - Stopping: no new work; in-flight reconciles get a grace period; whatever is unfinished keeps its
@@ -91,6 +93,8 @@ export class PropagationQueue {
       reconcile: ReconcileFn;
       logger: Logger;
       options: QueueOptions;
+      /** parks an account whose reconcile threw a permanent platform error */
+      park?: (vgId: number, reason: string, detail: string, source: string | null) => Promise<void>;
       /** after each successful reconcile (timers use the outcome's next transition) */
       onReconciled?: (outcome: AccountOutcome) => void;
       /**
@@ -257,7 +261,8 @@ export class PropagationQueue {
       await pending.markStarted(vgId);
       outcome = await this.deps.reconcile(vgId, account.source ?? account.reason, { recovering: account.attempts > 0 });
     } catch (err) {
-      await this.failed(account, err);
+      if (err instanceof PlatformError && !err.transient && this.deps.park) await this.parkAccount(account, err, started);
+      else await this.failed(account, err);
       return;
     }
     this.circuit.success();
@@ -270,6 +275,19 @@ export class PropagationQueue {
       logger.warn({ vgId, err: (err as Error).message }, 'could not mark the account done');
     }
     this.deps.onReconciled?.(outcome);
+  }
+
+  private async parkAccount(account: PendingAccount, err: PlatformError, started: number): Promise<void> {
+    const { pending, logger, options } = this.deps;
+    const detail = `${err.kind}: ${err.message}${err.call ? ` (${err.call})` : ''}`;
+    this.circuit.success(); // the platform answered
+    try {
+      await this.deps.park!(account.vgId, err.kind, detail, account.source);
+      await pending.finish(account.vgId, account.seq, new Date(started + options.hotIntervalMs));
+      logger.warn({ vgId: account.vgId, kind: err.kind, call: err.call }, 'platform refused the account: parked');
+    } catch (e) {
+      await this.failed(account, e);
+    }
   }
 
   private async failed(account: PendingAccount, err: unknown): Promise<void> {

@@ -50,10 +50,14 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
     }
   };
 
+  let parked: { vgId: number; reason: string }[] = [];
   const startQueue = (options: Partial<QueueOptions> = {}) => {
     queue = new PropagationQueue({
       pending,
       reconcile,
+      park: async (vgId, reason) => {
+        parked.push({ vgId, reason });
+      },
       logger: silentLogger,
       options: { ...DEFAULT_QUEUE_OPTIONS, pollMs: 200, retryMinMs: 100, retryMaxMs: 400, ...options },
     });
@@ -78,6 +82,7 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
     await db.knex('lifestream_pending').delete();
     runs = [];
     recoveries = [];
+    parked = [];
     running = new Map();
     maxPerAccount = 0;
     maxTotal = 0;
@@ -142,6 +147,18 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
     expect(runs.filter((r) => r.vgId !== 7)).toHaveLength(2);
     // every run after a failed one is a recovery run (the billing wins), the others aren't
     expect(recoveries).toEqual([7, 7, 7]);
+  });
+
+  it('a permanent platform error that escapes the reconciler parks the account, never loops', async () => {
+    behaviour = async (vgId) => {
+      if (vgId === 3) throw new PlatformError('bad_request', 'HTTP 400', 400, 'GET /v2/accounts/x');
+    };
+    startQueue();
+    await enqueue([3, 4]);
+    await until(async () => (await pending.count()) === 0);
+    await sleep(300);
+    expect(parked).toEqual([{ vgId: 3, reason: 'bad_request' }]);
+    expect(runs.filter((r) => r.vgId === 3)).toHaveLength(1);
   });
 
   it('a run left unfinished by a crash makes the next run a recovery run', async () => {
