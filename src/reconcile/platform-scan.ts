@@ -232,7 +232,8 @@ async function readAndCompare(
     report.pages++;
     const seenAt = now();
     const pages = res.pagination?.pages ?? 1;
-    const ours = res.accounts.filter((a) => a.username.startsWith(o.usernamePrefix));
+    // An account listed without its subscriptions tells nothing about them: not ours to judge now.
+    const ours = res.accounts.filter((a) => a.username.startsWith(o.usernamePrefix) && !a.subscriptionsUnknown);
     report.skipped += res.accounts.length - ours.length;
     const seen: SeenOnPlatform[] = ours.map((a) => ({
       id: a.id,

@@ -41,7 +41,10 @@ export function account(json: unknown): PlatformAccount {
   }
   const subs = json.subscriptions;
   if (subs === undefined || subs === null) {
+    // Not "no subscriptions": the listing didn't say. Marked so the platform scan never reads a
+    // missing field as every subscription switched off.
     json.subscriptions = [];
+    json.subscriptionsUnknown = true;
   } else if (!Array.isArray(subs)) {
     throw new Unreadable('subscriptions must be an array of {id}');
   } else if (!subs.every((s) => isObject(s) && typeof s.id === 'string' && s.id.length > 0)) {

@@ -24,6 +24,8 @@ export interface PlatformAccount {
   is_blocked?: boolean;
   region?: string | null;
   subscriptions: { id: string }[];
+  /** set by the client when the platform's answer had no `subscriptions` field at all */
+  subscriptionsUnknown?: true;
   info?: Record<string, unknown> | null;
 }
 

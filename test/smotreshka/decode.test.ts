@@ -10,11 +10,14 @@ describe('account', () => {
     expect(decode.account(json)).toBe(json);
   });
 
-  it('reads numeric subscription ids as strings and a missing list as empty', () => {
-    expect(decode.account({ id: 'a', username: 'u', subscriptions: [{ id: 100 }] }).subscriptions).toEqual([
-      { id: '100' },
-    ]);
-    expect(decode.account({ id: 'a', username: 'u' }).subscriptions).toEqual([]);
+  it('reads numeric subscription ids as strings, and a missing list as empty but unknown', () => {
+    const listed = decode.account({ id: 'a', username: 'u', subscriptions: [{ id: 100 }] });
+    expect(listed.subscriptions).toEqual([{ id: '100' }]);
+    expect(listed.subscriptionsUnknown).toBeUndefined();
+    const missing = decode.account({ id: 'a', username: 'u' });
+    expect(missing.subscriptions).toEqual([]);
+    expect(missing.subscriptionsUnknown).toBe(true);
+    expect(decode.account({ id: 'a', username: 'u', subscriptions: [] }).subscriptionsUnknown).toBeUndefined();
   });
 
   it.each([
