@@ -7,8 +7,7 @@ import { reattachServices } from './billing/reattach.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { Reconciler } from './reconcile/reconciler.js';
-import type { PlatformApi } from './smotreshka/api.js';
-import { createPlatformClient } from './smotreshka/client.js';
+import { createPlatformClient, type PlatformClient } from './smotreshka/client.js';
 import { StateStore } from './state/store.js';
 import { type PlatformStatus, watchPlatform } from './ops/platform-watch.js';
 import type { MigrationContext } from '../migrations/index.js';
@@ -18,7 +17,7 @@ export interface App {
   logger: Logger;
   knex: Knex;
   store: StateStore;
-  platform: PlatformApi & { close(): Promise<void> };
+  platform: PlatformClient;
   /** whether the platform answered the last call (for /health) */
   platformStatus(): PlatformStatus;
   reconciler: Reconciler;

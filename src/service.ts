@@ -21,6 +21,7 @@ import { DebeziumCapture, debeziumNotReady } from './capture/debezium/capture.js
 import { ChangeListener } from './capture/triggers/listener.js';
 import { ChangeLogReader } from './capture/triggers/reader.js';
 import { checkHealth, type HealthReport, healthRoutes } from './ops/health.js';
+import { createMetrics, metricsRoutes } from './ops/metrics.js';
 import { platformScanDeps, startPlatformScan } from './reconcile/platform-scan.js';
 import { PropagationQueue } from './reconcile/queue.js';
 import { TimerLoop } from './reconcile/timers.js';
@@ -90,7 +91,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
   const changelog = new ChangeLog(knex, migration.prefix, migration.dialect);
   // debezium mode: this instance's share of the partitions, and the per-account locks its queue takes
   const debezium =
-    config.capture.mode === 'debezium' ? await DebeziumCapture.create(app, { pending, logger: log, onQueued: () => queue.wake() }) : null;
+    config.capture.mode === 'debezium' ? await DebeziumCapture.create(app, { pending, logger: log, onQueued: () => queue.wakeAt(Date.now() + config.capture.debounceMs) }) : null;
 
   let timers: TimerLoop;
   const q = config.queue;
@@ -119,7 +120,8 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     pending,
     fanout: billingReader(knex),
     logger: log,
-    onQueued: () => queue.wake(),
+    // the accounts it queued come due after the debounce
+    onQueued: () => queue.wakeAt(Date.now() + config.capture.debounceMs),
     options: { batchSize: config.capture.batchSize, pollIntervalMs: config.capture.pollIntervalMs, debounceMs: config.capture.debounceMs },
   });
   const listener =
@@ -209,7 +211,12 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
   let url: string | null = null;
   const where = opts.listen === undefined ? config.listen : opts.listen;
   if (where !== false) {
-    server = await buildServer({ logger, routes: [healthRoutes(health), ...(opts.routes ?? [])] });
+    const metrics = createMetrics({
+      health,
+      platformStats: () => app.platform.stats(),
+      reconcileStats: () => app.reconciler.stats,
+    });
+    server = await buildServer({ logger, routes: [healthRoutes(health), metricsRoutes(metrics), ...(opts.routes ?? [])] });
     url = await listen(server, where);
     log.info({ url }, 'HTTP server listening');
   }

@@ -30,7 +30,7 @@ export function registerRun(program: Command) {
     .command('run')
     .description(
       'propagate billing changes to the platform (trigger capture, per-account queue, timers) and serve HTTP ' +
-        '(/health, /upsale/v3/...) until SIGTERM/SIGINT; needs `migrate` first',
+        '(/health, /metrics, /upsale/v3/...) until SIGTERM/SIGINT; needs `migrate` first',
     )
     .action(async (_opts: unknown, cmd: Command) => {
       const { config, logger } = configAndLogger(cmd);
@@ -41,7 +41,6 @@ export function registerRun(program: Command) {
       try {
         service = await startService(app, {
           routes: [(server) => registerUpsaleRoutes(server, upsaleDepsFromConfig(config, app.knex, logger))],
-          // `/metrics` joins here when it exists
         });
       } catch (err) {
         await app.close();
