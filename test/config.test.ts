@@ -44,3 +44,17 @@ describe('configuration', () => {
     expect(redactUrl('postgres://u@h/db')).toBe('postgres://u@h/db');
   });
 });
+
+describe('the example configuration', () => {
+  it('documents every key the service knows', () => {
+    const example = parse(readFileSync('config/lifestream.example.yml', 'utf8'));
+    const paths = (o: Record<string, unknown>, p = ''): string[] =>
+      Object.entries(o).flatMap(([k, v]) =>
+        v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length
+          ? paths(v as Record<string, unknown>, `${p}${k}.`)
+          : [`${p}${k}`],
+      );
+    const documented = new Set(paths(example));
+    expect(paths(parseConfig(example) as unknown as Record<string, unknown>).filter((k) => !documented.has(k))).toEqual([]);
+  });
+});
