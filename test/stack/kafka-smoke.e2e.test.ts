@@ -21,6 +21,7 @@ import { type Admin, type Consumer, type EachMessagePayload, Kafka, logLevel } f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBilling } from '../../src/billing/connect.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { useStack } from '../support/stack.js';
 
 const BROKER = process.env.LIFESTREAM_TEST_KAFKA ?? '127.0.0.1:9092';
 const CONNECT_URL = process.env.LIFESTREAM_TEST_CONNECT ?? 'http://127.0.0.1:8083';
@@ -459,13 +460,17 @@ async function cleanup(t: Target | undefined, admin: Admin | undefined) {
 describe.skipIf(problem !== null)('Debezium → Kafka → kafkajs on the local stack', () => {
   const kafka = new Kafka({ clientId: 'lifestream-smoke', brokers: [BROKER], logLevel: logLevel.WARN });
   let admin: Admin;
+  let release: (() => void) | undefined;
 
   beforeAll(async () => {
+    // not while a reliability test restarts the broker or Connect (test/support/stack.ts)
+    release = await useStack('kafka-smoke');
     admin = kafka.admin();
     await admin.connect();
-  });
+  }, 660_000);
   afterAll(async () => {
     await admin?.disconnect();
+    release?.();
   });
 
   it('PostgreSQL (pgoutput): c/u/d envelopes with before/after, tombstone, decimals and date-times', async () => {

@@ -107,6 +107,9 @@ function client(settings: KafkaSettings, logger: Logger): Kafka {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** longest wait for the group coordinator when leaving */
+const LEAVE_TIMEOUT_MS = 10_000;
+
 class KafkajsStream implements ChangeStream {
   private consumer: Consumer | null = null;
   private onBatch: BatchHandler | null = null;
@@ -143,9 +146,15 @@ class KafkajsStream implements ChangeStream {
       maxWaitTimeInMs: 500,
       // topics are made by `migrate` and at start with the partitions the operator chose
       allowAutoTopicCreation: false,
-      retry: { retries: 10, maxRetryTime: 5_000 },
+      // kafkajs restarts a consumer after a retriable crash on a timer that can outlive our stop()
+      retry: { retries: 10, maxRetryTime: 5_000, restartOnFailure: async () => !this.stopped },
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      if (this.stopped || this.consumer !== consumer) {
+        // a restart that raced our stop (or a replaced consumer): it must not stay in the group
+        void consumer.disconnect().catch(() => undefined);
+        return;
+      }
       this.held = { ...e.payload.memberAssignment };
       this.crashes = 0;
       this.logger.info({ groupId: opts.groupId, assignment: this.held }, 'joined the consumer group');
@@ -213,9 +222,27 @@ class KafkajsStream implements ChangeStream {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.replacing;
-    await this.consumer?.disconnect().catch((err: Error) => this.logger.warn({ err: err.message }, 'leaving the consumer group failed'));
+    const consumer = this.consumer;
     this.consumer = null;
     this.held = {};
+    if (!consumer) return;
+    // Leaving the group only spares the others the session timeout; a coordinator that doesn't
+    // answer (a broker restarting) must not hold the shutdown for kafkajs's minutes of retries.
+    let timer: NodeJS.Timeout | undefined;
+    const left = await Promise.race([
+      consumer.disconnect().then(
+        () => true,
+        (err: Error) => {
+          this.logger.warn({ err: err.message }, 'leaving the consumer group failed');
+          return true;
+        },
+      ),
+      new Promise<false>((r) => {
+        timer = setTimeout(() => r(false), LEAVE_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!left) this.logger.warn({ afterMs: LEAVE_TIMEOUT_MS }, 'the consumer group did not answer the leave: the others take over after the session timeout');
   }
 
   pause(): void {

@@ -41,7 +41,7 @@ export function propagationSuite(dialect: Dialect, scope: 'full' | 'subset'): vo
       // revert: the replay runbook's setting, so that replayed changes restore what the platform lost
       d = await startDebeziumPipeline(dialect, dialect === 'pg' ? 'dpg' : 'dmdb', { config: { smotreshka: { platformChanges: 'revert' } } });
       knex = d.p.db.knex;
-    }, 300_000);
+    }, 660_000);
     afterAll(async () => {
       await d?.close();
       release?.();
