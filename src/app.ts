@@ -6,6 +6,7 @@ import { billingReader } from './billing/read.js';
 import { reattachServices } from './billing/reattach.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import { gatheredAccountSource, gatheredStateStore } from './reconcile/batching.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { createPlatformClient, type PlatformClient } from './smotreshka/client.js';
 import { StateStore } from './state/store.js';
@@ -31,7 +32,11 @@ export function openKnex(config: Config, extra = 0): Knex {
 }
 
 export function migrationContext(config: Config): MigrationContext {
-  return { dialect: config.billing.client, prefix: config.state.tablePrefix, captureMode: config.capture.mode };
+  return {
+    dialect: config.billing.client,
+    prefix: config.state.tablePrefix,
+    captureMode: config.capture.mode,
+  };
 }
 
 /** `extraConnections`: pool slots on top of billing.pool.max (`run`: reader, timers, health). */
@@ -50,8 +55,10 @@ export function createApp(config: Config, logger: Logger, opts: { extraConnectio
   );
   const platform = watched.api;
   const reconciler = new Reconciler({
-    billing: billingReader(knex),
-    store,
+    // reconciles started together (the propagation queue's batch) share their reads and small
+    // writes per event-loop turn; one at a time, nothing changes (src/reconcile/batching.ts)
+    billing: gatheredAccountSource(billingReader(knex)),
+    store: gatheredStateStore(store),
     platform,
     options: {
       idMode: s.accountIdMode,

@@ -91,14 +91,21 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
   const changelog = new ChangeLog(knex, migration.prefix, migration.dialect);
   // debezium mode: this instance's share of the partitions, and the per-account locks its queue takes
   const debezium =
-    config.capture.mode === 'debezium' ? await DebeziumCapture.create(app, { pending, logger: log, onQueued: () => queue.wakeAt(Date.now() + config.capture.debounceMs) }) : null;
+    config.capture.mode === 'debezium'
+      ? await DebeziumCapture.create(app, {
+          pending,
+          logger: log,
+          onQueued: () => queue.wakeAt(Date.now() + config.capture.debounceMs),
+        })
+      : null;
 
   let timers: TimerLoop;
   const q = config.queue;
   const queue = new PropagationQueue({
     pending,
     // a recovery run is a `sync` of the account: the billing wins over platform-side switch-offs
-    reconcile: (vgId, source, { recovering }) => reconciler.reconcile(vgId, { source, purpose: recovering ? 'sync' : 'propagate' }),
+    reconcile: (vgId, source, { recovering }) =>
+      reconciler.reconcile(vgId, { source, purpose: recovering ? 'sync' : 'propagate' }),
     park: (vgId, reason, detail, source) => store.park(vgId, reason, detail, source),
     logger: log,
     options: {
@@ -122,7 +129,11 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     logger: log,
     // the accounts it queued come due after the debounce
     onQueued: () => queue.wakeAt(Date.now() + config.capture.debounceMs),
-    options: { batchSize: config.capture.batchSize, pollIntervalMs: config.capture.pollIntervalMs, debounceMs: config.capture.debounceMs },
+    options: {
+      batchSize: config.capture.batchSize,
+      pollIntervalMs: config.capture.pollIntervalMs,
+      debounceMs: config.capture.debounceMs,
+    },
   });
   const listener =
     migration.dialect === 'pg' && !debezium
@@ -149,8 +160,18 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     listener?.start();
     timers.start();
     queue.start();
-    platformScan = startPlatformScan(platformScanDeps(config, { knex, store, platform: app.platform, logger: logger.child({ component: 'platform-scan' }) }));
-    log.info({ capture: config.capture.mode, concurrency: q.concurrency }, debezium ? 'leading: timers and platform scan' : 'propagating billing changes');
+    platformScan = startPlatformScan(
+      platformScanDeps(config, {
+        knex,
+        store,
+        platform: app.platform,
+        logger: logger.child({ component: 'platform-scan' }),
+      }),
+    );
+    log.info(
+      { capture: config.capture.mode, concurrency: q.concurrency },
+      debezium ? 'leading: timers and platform scan' : 'propagating billing changes',
+    );
   };
   const deactivate = async () => {
     role = 'standby';
@@ -161,7 +182,8 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     await timers.stop();
     // debezium mode: every instance's queue works, leader or not; it stops only with the service
     const unfinished = debezium && !stopping ? 0 : await queue.stop(q.shutdownGraceMs);
-    if (unfinished > 0) log.warn({ unfinished }, 'reconciles still running were left; their accounts stay queued');
+    if (unfinished > 0)
+      log.warn({ unfinished }, 'reconciles still running were left; their accounts stay queued');
   };
   const leader: LeaderLock = new LeaderLock({
     client: migration.dialect,
@@ -216,14 +238,20 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
       platformStats: () => app.platform.stats(),
       reconcileStats: () => app.reconciler.stats,
     });
-    server = await buildServer({ logger, routes: [healthRoutes(health), metricsRoutes(metrics), ...(opts.routes ?? [])] });
+    server = await buildServer({
+      logger,
+      routes: [healthRoutes(health), metricsRoutes(metrics), ...(opts.routes ?? [])],
+    });
     url = await listen(server, where);
     log.info({ url }, 'HTTP server listening');
   }
   if (debezium) {
     queue.start();
     await debezium.start(app, log);
-    log.info({ capture: 'debezium', groupId: config.capture.kafka.groupId, concurrency: q.concurrency }, 'consuming billing changes');
+    log.info(
+      { capture: 'debezium', groupId: config.capture.kafka.groupId, concurrency: q.concurrency },
+      'consuming billing changes',
+    );
   }
   await lead();
 
@@ -253,4 +281,3 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     },
   };
 }
-

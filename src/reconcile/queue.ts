@@ -33,6 +33,7 @@ import { PlatformError } from '../smotreshka/errors.js';
 import type { AccountLock } from '../state/account-lock.js';
 import type { PendingAccount, PendingStore } from '../state/pending.js';
 import type { AccountOutcome } from './apply.js';
+import { gather } from './batching.js';
 import { Circuit, type CircuitState } from './circuit.js';
 
 export interface QueueOptions {
@@ -61,7 +62,11 @@ export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
 };
 
 /** `recovering`: the account's previous run did not complete (see the note above). */
-export type ReconcileFn = (vgId: number, source: string | null, opts: { recovering: boolean }) => Promise<AccountOutcome>;
+export type ReconcileFn = (
+  vgId: number,
+  source: string | null,
+  opts: { recovering: boolean },
+) => Promise<AccountOutcome>;
 
 /** An account held by another instance is looked at again after this long. */
 const CLAIMED_ELSEWHERE_RETRY_MS = 250;
@@ -84,8 +89,17 @@ export class PropagationQueue {
   private pumping = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  /** when `timer` fires (ms since epoch) */
+  private timerAt = Number.POSITIVE_INFINITY;
   private poll: NodeJS.Timeout | null = null;
   private counters = { reconciled: 0, failed: 0, lastError: null as string | null };
+  /** finish() of the reconciles completing in one turn, in one round trip */
+  private readonly finish = gather<{ vgId: number; seq: number; notBefore: Date }, boolean>(async (items) => {
+    const done = await this.deps.pending.finishMany(items);
+    const byItem = new Map(items.map((item, i) => [item, done[i]!]));
+    return (item) => byItem.get(item)!;
+  });
+  private pumpScheduled = false;
 
   constructor(
     private readonly deps: {
@@ -105,7 +119,11 @@ export class PropagationQueue {
     },
   ) {
     const o = deps.options;
-    this.circuit = new Circuit({ failures: o.circuitFailures, minPauseMs: Math.min(1_000, o.circuitMaxPauseMs), maxPauseMs: o.circuitMaxPauseMs });
+    this.circuit = new Circuit({
+      failures: o.circuitFailures,
+      minPauseMs: Math.min(1_000, o.circuitMaxPauseMs),
+      maxPauseMs: o.circuitMaxPauseMs,
+    });
   }
 
   start(): void {
@@ -123,7 +141,14 @@ export class PropagationQueue {
       this.again = true;
       return;
     }
-    void this.pump();
+    // the wakes of one turn (a batch of reconciles completing together) make one look
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      if (this.pumping) this.again = true;
+      else if (!this.stopped) void this.pump();
+    });
   }
 
   /**
@@ -135,6 +160,7 @@ export class PropagationQueue {
     if (this.poll) clearInterval(this.poll);
     if (this.timer) clearTimeout(this.timer);
     this.poll = this.timer = null;
+    this.timerAt = Number.POSITIVE_INFINITY;
     if (this.inFlight.size === 0) return 0;
     let t: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -178,22 +204,28 @@ export class PropagationQueue {
         for (const a of due) {
           if (this.inFlight.has(a.vgId) || fresh.length >= slots) continue;
           const cooled = (this.lastStarted.get(a.vgId) ?? 0) + this.deps.options.hotIntervalMs;
-          if (cooled > now.getTime()) await this.deps.pending.postpone(a.vgId, new Date(cooled));
-          else fresh.push(a);
+          if (cooled > now.getTime()) {
+            await this.deps.pending.postpone(a.vgId, new Date(cooled));
+            this.wakeAt(cooled);
+          } else fresh.push(a);
         }
-        for (const account of fresh) this.run(account);
+        // one statement marks the whole batch started (see "Interrupted runs"); with a claim, the
+        // mark is taken per account under its lock instead
+        const batchMarked = !this.deps.claim && fresh.length > 0;
+        if (batchMarked) await this.deps.pending.markStarted(fresh.map((a) => a.vgId));
+        for (const account of fresh) this.run(account, batchMarked);
         this.forgetCooled(now.getTime());
-        if (fresh.length < slots) {
-          const next = await this.deps.pending.nextDue(now);
-          if (next) this.wakeAt(next.getTime());
-        } else {
-          this.again = true;
-        }
+        // No look for the next not_before here: every one this process writes (debounce, spacing,
+        // back-off) schedules its own wake-up, and the poll covers the rest.
+        if (fresh.length === slots) this.again = true;
       } while (this.again);
     } catch (err) {
       // the queue table can't be read (database gone): try again at the next poll
       this.counters.lastError = (err as Error).message;
-      this.deps.logger.warn({ err: (err as Error).message }, 'reading the propagation queue failed; retrying');
+      this.deps.logger.warn(
+        { err: (err as Error).message },
+        'reading the propagation queue failed; retrying',
+      );
     } finally {
       this.pumping = false;
     }
@@ -201,31 +233,36 @@ export class PropagationQueue {
 
   private forgetCooled(now: number): void {
     if (this.lastStarted.size < 10_000) return;
-    for (const [vgId, at] of this.lastStarted) if (at + this.deps.options.hotIntervalMs <= now) this.lastStarted.delete(vgId);
+    for (const [vgId, at] of this.lastStarted)
+      if (at + this.deps.options.hotIntervalMs <= now) this.lastStarted.delete(vgId);
   }
 
-  private wakeAt(at: number): void {
+  /** Looks for due work again no later than `at` (ms since epoch); beyond the next poll, the poll does. */
+  wakeAt(at: number): void {
+    if (this.stopped) return;
     const delay = Math.max(0, at - Date.now());
-    if (delay >= this.deps.options.pollMs) return; // the poll comes first
+    if (delay >= this.deps.options.pollMs || at >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.timerAt = Number.POSITIVE_INFINITY;
       this.wake();
     }, delay + 1);
     this.timer.unref();
   }
 
-  private run(account: PendingAccount): void {
-    const job = this.reconcileOne(account).finally(() => {
+  private run(account: PendingAccount, marked: boolean): void {
+    const job = this.reconcileOne(account, marked).finally(() => {
       this.inFlight.delete(account.vgId);
       this.wake();
     });
     this.inFlight.set(account.vgId, job);
   }
 
-  private async reconcileOne(account: PendingAccount): Promise<void> {
+  private async reconcileOne(account: PendingAccount, marked: boolean): Promise<void> {
     const { claim, pending } = this.deps;
-    if (!claim) return this.reconcileHeld(account);
+    if (!claim) return this.reconcileHeld(account, marked);
     let lock: AccountLock | null;
     try {
       lock = await claim(account.vgId);
@@ -235,14 +272,17 @@ export class PropagationQueue {
     }
     if (!lock) {
       // another instance is reconciling it: that one deletes the row or leaves it for a rerun
-      await pending.postpone(account.vgId, new Date(Date.now() + CLAIMED_ELSEWHERE_RETRY_MS)).catch(() => undefined);
+      await pending
+        .postpone(account.vgId, new Date(Date.now() + CLAIMED_ELSEWHERE_RETRY_MS))
+        .catch(() => undefined);
+      this.wakeAt(Date.now() + CLAIMED_ELSEWHERE_RETRY_MS);
       return;
     }
     try {
       const now = await pending.get(account.vgId);
       // gone = reconciled elsewhere since it was listed; not due = rescheduled there (hot spacing)
       if (!now || now.notBefore.getTime() > Date.now()) return;
-      await this.reconcileHeld({ ...account, seq: now.seq, attempts: now.attempts });
+      await this.reconcileHeld({ ...account, seq: now.seq, attempts: now.attempts }, false);
     } catch (err) {
       await this.failed(account, err);
     } finally {
@@ -251,25 +291,31 @@ export class PropagationQueue {
   }
 
   /** Reconciles an account this process alone works on now. */
-  private async reconcileHeld(account: PendingAccount): Promise<void> {
+  private async reconcileHeld(account: PendingAccount, marked: boolean): Promise<void> {
     const { pending, logger, options } = this.deps;
     const { vgId, seq } = account;
     const started = Date.now();
     if (options.hotIntervalMs > 0) this.lastStarted.set(vgId, started);
     let outcome: AccountOutcome;
     try {
-      await pending.markStarted(vgId);
-      outcome = await this.deps.reconcile(vgId, account.source ?? account.reason, { recovering: account.attempts > 0 });
+      if (!marked) await pending.markStarted([vgId]);
+      outcome = await this.deps.reconcile(vgId, account.source ?? account.reason, {
+        recovering: account.attempts > 0,
+      });
     } catch (err) {
-      if (err instanceof PlatformError && !err.transient && this.deps.park) await this.parkAccount(account, err, started);
+      if (err instanceof PlatformError && !err.transient && this.deps.park)
+        await this.parkAccount(account, err, started);
       else await this.failed(account, err);
       return;
     }
     this.circuit.success();
     this.counters.reconciled++;
     try {
-      const done = await pending.finish(vgId, seq, new Date(started + options.hotIntervalMs));
-      if (!done) logger.debug({ vgId }, 'account changed while reconciled: runs again');
+      const done = await this.finish({ vgId, seq, notBefore: new Date(started + options.hotIntervalMs) });
+      if (!done) {
+        logger.debug({ vgId }, 'account changed while reconciled: runs again');
+        this.wakeAt(started + options.hotIntervalMs);
+      }
     } catch (err) {
       // the row stays queued: the account runs once more, which is harmless
       logger.warn({ vgId, err: (err as Error).message }, 'could not mark the account done');
@@ -284,7 +330,10 @@ export class PropagationQueue {
     try {
       await this.deps.park!(account.vgId, err.kind, detail, account.source);
       await pending.finish(account.vgId, account.seq, new Date(started + options.hotIntervalMs));
-      logger.warn({ vgId: account.vgId, kind: err.kind, call: err.call }, 'platform refused the account: parked');
+      logger.warn(
+        { vgId: account.vgId, kind: err.kind, call: err.call },
+        'platform refused the account: parked',
+      );
     } catch (e) {
       await this.failed(account, e);
     }
@@ -296,16 +345,33 @@ export class PropagationQueue {
     const platform = err instanceof PlatformError && err.transient;
     const retryAfter = err instanceof PlatformError ? err.retryAfterMs : undefined;
     if (platform) this.circuit.failure(retryAfter);
-    const delay = retryDelay(attempts, { minDelayMs: options.retryMinMs, maxDelayMs: options.retryMaxMs, maxRetryAfterMs: options.retryMaxMs }, retryAfter);
+    const delay = retryDelay(
+      attempts,
+      { minDelayMs: options.retryMinMs, maxDelayMs: options.retryMaxMs, maxRetryAfterMs: options.retryMaxMs },
+      retryAfter,
+    );
     const message = (err as Error)?.message ?? String(err);
     this.counters.failed++;
     this.counters.lastError = message;
     const log = attempts === 1 || attempts % 10 === 0 ? logger.warn.bind(logger) : logger.debug.bind(logger);
-    log({ vgId: account.vgId, attempts, retryInMs: Math.round(delay), err: message, circuit: this.circuit.state() }, 'reconcile failed; will retry');
+    log(
+      {
+        vgId: account.vgId,
+        attempts,
+        retryInMs: Math.round(delay),
+        err: message,
+        circuit: this.circuit.state(),
+      },
+      'reconcile failed; will retry',
+    );
     try {
       await pending.retryLater(account.vgId, attempts, new Date(Date.now() + delay), message);
+      this.wakeAt(Date.now() + delay);
     } catch (e) {
-      logger.warn({ vgId: account.vgId, err: (e as Error).message }, 'could not schedule the retry; the account stays queued');
+      logger.warn(
+        { vgId: account.vgId, err: (e as Error).message },
+        'could not schedule the retry; the account stays queued',
+      );
     }
   }
 }

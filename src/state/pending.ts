@@ -40,7 +40,12 @@ export class PendingStore {
    * whatever it acknowledges). A new row waits `debounceMs`; an account already queued keeps its
    * time (neither postponed by a stream of changes nor hurried out of a back-off).
    */
-  async enqueue(db: Knex | Knex.Transaction, entries: PendingEntry[], at: Date, debounceMs = 0): Promise<void> {
+  async enqueue(
+    db: Knex | Knex.Transaction,
+    entries: PendingEntry[],
+    at: Date,
+    debounceMs = 0,
+  ): Promise<void> {
     const unique = new Map<number, PendingEntry>();
     for (const e of entries) unique.set(e.vgId, e);
     const sorted = [...unique.values()].sort((a, b) => a.vgId - b.vgId);
@@ -52,7 +57,11 @@ export class PendingStore {
             reason: this.knex.raw('excluded.reason'),
             source: this.knex.raw('excluded.source'),
           }
-        : { seq: this.knex.raw('seq + 1'), reason: this.knex.raw('VALUES(reason)'), source: this.knex.raw('VALUES(source)') };
+        : {
+            seq: this.knex.raw('seq + 1'),
+            reason: this.knex.raw('VALUES(reason)'),
+            source: this.knex.raw('VALUES(source)'),
+          };
     for (let i = 0; i < sorted.length; i += CHUNK) {
       const rows = sorted.slice(i, i + CHUNK).map((e) => ({
         vg_id: e.vgId,
@@ -88,20 +97,52 @@ export class PendingStore {
    * meanwhile: it stays queued, not before `notBefore` (spacing of a hot account).
    */
   async finish(vgId: number, seq: number, notBefore: Date): Promise<boolean> {
-    const deleted = await this.knex(this.table).where({ vg_id: vgId, seq }).delete();
-    if (deleted > 0) return true;
+    const [done] = await this.finishMany([{ vgId, seq, notBefore }]);
+    return done!;
+  }
+
+  /**
+   * finish() for many accounts in two statements: one DELETE of the rows whose seq is unchanged,
+   * then a look at which of them are still there (changed meanwhile, or queued again just after).
+   * Answers in the order asked.
+   */
+  async finishMany(items: { vgId: number; seq: number; notBefore: Date }[]): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const sorted = [...items].sort((a, b) => a.vgId - b.vgId);
+    const pairs = sorted.map(() => '(?, ?)').join(', ');
     await this.knex(this.table)
-      .where({ vg_id: vgId })
-      .update({ attempts: 0, last_error: null, not_before: notBefore });
-    return false;
+      .whereRaw(
+        `(vg_id, seq) IN (${pairs})`,
+        sorted.flatMap((i) => [i.vgId, i.seq]),
+      )
+      .delete();
+    const left = new Set(
+      (
+        await this.knex(this.table)
+          .whereIn(
+            'vg_id',
+            sorted.map((i) => i.vgId),
+          )
+          .select('vg_id')
+      ).map((r) => Number(r.vg_id)),
+    );
+    for (const i of sorted) {
+      if (!left.has(i.vgId)) continue;
+      await this.knex(this.table)
+        .where({ vg_id: i.vgId })
+        .update({ attempts: 0, last_error: null, not_before: i.notBefore });
+    }
+    return items.map((i) => !left.has(i.vgId));
   }
 
   /**
    * A run starts: attempts + 1, undone only by the run completing (finish). A row found with
    * attempts > 0 was left by a run that crashed or failed.
    */
-  async markStarted(vgId: number): Promise<void> {
-    await this.knex(this.table).where({ vg_id: vgId }).increment('attempts', 1);
+  async markStarted(vgIds: number[]): Promise<void> {
+    if (vgIds.length === 0) return;
+    const sorted = [...vgIds].sort((x, y) => x - y);
+    await this.knex(this.table).whereIn('vg_id', sorted).increment('attempts', 1);
   }
 
   /** Not before `notBefore` (spacing of a hot account). */
@@ -116,7 +157,7 @@ export class PendingStore {
       .update({ attempts, not_before: notBefore, last_error: error.slice(0, 2000) });
   }
 
-  /** The earliest not_before after `at`: when the queue next has work, if nothing arrives. */
+  /** The earliest not_before after `at`: when the queue next has work, if nothing arrives (diagnostics). */
   async nextDue(at: Date): Promise<Date | null> {
     const row = await this.knex(this.table).where('not_before', '>', at).min({ at: 'not_before' }).first();
     return row?.at ? new Date(row.at) : null;
@@ -148,10 +189,18 @@ export class PendingStore {
    */
   async enqueueDueTimers(at: Date, limit: number): Promise<number> {
     return this.knex.transaction(async (trx) => {
-      const rows = await trx(this.accounts).select('vg_id').where('next_at', '<=', at).orderBy('next_at').limit(limit);
+      const rows = await trx(this.accounts)
+        .select('vg_id')
+        .where('next_at', '<=', at)
+        .orderBy('next_at')
+        .limit(limit);
       const ids = rows.map((r) => Number(r.vg_id)).sort((a, b) => a - b);
       if (ids.length === 0) return 0;
-      await this.enqueue(trx, ids.map((vgId) => ({ vgId, reason: 'timer', source: null })), at);
+      await this.enqueue(
+        trx,
+        ids.map((vgId) => ({ vgId, reason: 'timer', source: null })),
+        at,
+      );
       await trx(this.accounts).whereIn('vg_id', ids).where('next_at', '<=', at).update({ next_at: null });
       return ids.length;
     });

@@ -20,7 +20,15 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000
   }
 }
 
-const outcome = (vgId: number): AccountOutcome => ({ vgId, username: '', found: [], made: [], remaining: [], record: null, park: null });
+const outcome = (vgId: number): AccountOutcome => ({
+  vgId,
+  username: '',
+  found: [],
+  made: [],
+  remaining: [],
+  record: null,
+  park: null,
+});
 
 describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
   let db: TestDatabase;
@@ -65,7 +73,11 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
     return queue;
   };
   const enqueue = async (vgIds: number[]) => {
-    await pending.enqueue(db.knex, vgIds.map((vgId) => ({ vgId, reason: 'services', source: null })), new Date());
+    await pending.enqueue(
+      db.knex,
+      vgIds.map((vgId) => ({ vgId, reason: 'services', source: null })),
+      new Date(),
+    );
     queue?.wake();
   };
 
@@ -164,7 +176,7 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
   it('a run left unfinished by a crash makes the next run a recovery run', async () => {
     await enqueue([5, 6]);
     // what a process killed in the middle of a reconcile leaves behind
-    await pending.markStarted(5);
+    await pending.markStarted([5]);
     startQueue();
     await until(async () => (await pending.count()) === 0);
     expect(recoveries).toEqual([5]);
@@ -175,7 +187,13 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
     behaviour = async () => {
       if (down) throw new PlatformError('transient', 'connect ECONNREFUSED', undefined, 'GET /v2/accounts/x');
     };
-    startQueue({ circuitFailures: 3, circuitMaxPauseMs: 400, retryMinMs: 10, retryMaxMs: 20, concurrency: 4 });
+    startQueue({
+      circuitFailures: 3,
+      circuitMaxPauseMs: 400,
+      retryMinMs: 10,
+      retryMaxMs: 20,
+      concurrency: 4,
+    });
     await enqueue(Array.from({ length: 30 }, (_, i) => 100 + i));
     await sleep(1000);
     // without the circuit: 30 accounts retrying every 10-20 ms for a second = well over 1,000 calls
