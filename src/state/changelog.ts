@@ -20,7 +20,8 @@ function image(v: unknown): Record<string, unknown> | null {
   if (v === null || v === undefined) return null;
   // jsonb arrives parsed from PostgreSQL, LONGTEXT as text from MySQL
   const parsed = typeof v === 'string' ? JSON.parse(v) : v;
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('row image is not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error('row image is not a JSON object');
   return parsed as Record<string, unknown>;
 }
 
@@ -53,7 +54,7 @@ export class ChangeLog {
   constructor(
     private readonly knex: Knex,
     prefix: string,
-    private readonly dialect: 'pg' | 'mysql',
+    readonly dialect: 'pg' | 'mysql',
   ) {
     this.table = captureNames(prefix).changelog;
   }
@@ -68,7 +69,10 @@ export class ChangeLog {
   }
 
   async remove(trx: Knex.Transaction, ids: string[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += 1000) await trx(this.table).whereIn('id', ids.slice(i, i + 1000)).delete();
+    for (let i = 0; i < ids.length; i += 1000)
+      await trx(this.table)
+        .whereIn('id', ids.slice(i, i + 1000))
+        .delete();
   }
 
   /** Age of the oldest change not yet handled, in ms (by the database's clock); null when none. */
@@ -80,6 +84,11 @@ export class ChangeLog {
     const r = await this.knex.raw(sql, [this.table]);
     const row = (this.dialect === 'pg' ? r.rows : r[0])[0];
     return row ? Math.max(0, Math.round(Number(row.ms))) : null;
+  }
+
+  /** One cheap look (no transaction): is anything waiting? */
+  async any(): Promise<boolean> {
+    return (await this.knex(this.table).select('id').limit(1)).length > 0;
   }
 
   async count(): Promise<number> {

@@ -14,6 +14,11 @@
 // two to overlap for a moment, both would queue the same accounts, which the queue coalesces, and
 // the second delete would find nothing: duplicates, never loss.
 //
+// The billing's own writers must never wait for the reader. On MySQL/MariaDB the batch runs in READ
+// COMMITTED: under the default REPEATABLE READ, InnoDB's DELETE takes next-key locks, which can
+// block the triggers' inserts at the end of the change log. In READ COMMITTED it locks only the
+// rows it deletes, which no one else touches. (PostgreSQL takes no such locks.)
+//
 // Acknowledging = deleting the rows, in the transaction that queues their accounts: nothing is
 // acknowledged before it is durably queued. A failure (database gone, deadlock) rolls the batch
 // back, the rows stay, and the reader retries with back-off.
@@ -49,7 +54,13 @@ export class ChangeLogReader {
   private stopped = true;
   private failures = 0;
   private retryAt = 0;
-  private readonly counters: ReaderStats = { batches: 0, changes: 0, lastBatchAt: null, lastError: null, failing: false };
+  private readonly counters: ReaderStats = {
+    batches: 0,
+    changes: 0,
+    lastBatchAt: null,
+    lastError: null,
+    failing: false,
+  };
 
   constructor(
     private readonly deps: {
@@ -118,7 +129,10 @@ export class ChangeLogReader {
       this.retryAt = Date.now() + delay;
       this.counters.lastError = (err as Error).message;
       this.counters.failing = true;
-      this.deps.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'reading the change log failed; retrying');
+      this.deps.logger.warn(
+        { err: (err as Error).message, retryInMs: delay },
+        'reading the change log failed; retrying',
+      );
       const t = setTimeout(() => this.wake(), delay + 1);
       t.unref();
     }
@@ -128,12 +142,16 @@ export class ChangeLogReader {
   private async batch(): Promise<number> {
     const { knex, changelog, pending, fanout, logger, options } = this.deps;
     const now = this.deps.now?.() ?? new Date();
+    // most polls find nothing: one plain query, no transaction
+    if (!(await changelog.any())) return 0;
+    const isolation = changelog.dialect === 'mysql' ? { isolationLevel: 'read committed' as const } : {};
     const handled = await knex.transaction(async (trx) => {
       const rows = await changelog.read(trx, options.batchSize);
       if (rows.length === 0) return 0;
       for (const r of rows) {
         // a row we can't read would block the log forever if kept: log it with its content's id
-        if (!r.event) logger.error({ changelogId: r.id, reason: r.unreadable }, 'change-log row cannot be read: skipped');
+        if (!r.event)
+          logger.error({ changelogId: r.id, reason: r.unreadable }, 'change-log row cannot be read: skipped');
       }
       const events = rows.flatMap((r) => (r.event ? [r.event] : []));
       const entries = await translate(events, fanout, now);
@@ -142,9 +160,10 @@ export class ChangeLogReader {
         trx,
         rows.map((r) => r.id),
       );
-      if (entries.length > 0) logger.debug({ changes: rows.length, accounts: entries.length }, 'changes queued');
+      if (entries.length > 0)
+        logger.debug({ changes: rows.length, accounts: entries.length }, 'changes queued');
       return rows.length;
-    });
+    }, isolation);
     if (handled > 0) {
       this.counters.batches++;
       this.counters.changes += handled;
