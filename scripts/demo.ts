@@ -61,10 +61,14 @@ function cliArgs(args: string[]): string[] {
 /** Runs a command to its end. Asynchronously: the simulator in this process must keep answering. */
 async function cli(args: string[]): Promise<void> {
   say(bold(`$ lbcore-lifestream ${args.join(' ')} --config .demo/lifestream.yml`));
-  const child = spawn(process.execPath, cliArgs(args), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, cliArgs(args), {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   // sync exits 1 when discrepancies remain: the sample has a few on purpose
-  if (code !== 0 && !(args[0] === 'sync' && code === 1)) throw new Error(`lbcore-lifestream ${args[0]} exited ${code}`);
+  if (code !== 0 && !(args[0] === 'sync' && code === 1))
+    throw new Error(`lbcore-lifestream ${args[0]} exited ${code}`);
 }
 
 async function recreateDatabase(): Promise<Knex> {
@@ -73,8 +77,10 @@ async function recreateDatabase(): Promise<Knex> {
     await admin.raw(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
     await admin.raw(`CREATE DATABASE "${DB}"`);
   } catch (err) {
-    throw new Error(`cannot create the demo database on ${ADMIN.replace(/:[^:@/]*@/, ':***@')}: ${(err as Error).message}\n` +
-      'Is PostgreSQL running? Point LIFESTREAM_DEMO_PG at an admin database URL, e.g. postgres://user:pass@host:5432/postgres');
+    throw new Error(
+      `cannot create the demo database on ${ADMIN.replace(/:[^:@/]*@/, ':***@')}: ${(err as Error).message}\n` +
+        'Is PostgreSQL running? Point LIFESTREAM_DEMO_PG at an admin database URL, e.g. postgres://user:pass@host:5432/postgres',
+    );
   } finally {
     await admin.destroy();
   }
@@ -89,7 +95,13 @@ function show(calls: SeenCall[], committedAt: number): void {
   for (const c of calls) say(`    → ${c.text.padEnd(58)} +${c.at - committedAt} ms after the commit`);
 }
 
-async function step(view: PlatformView, title: string, sql: string, change: () => Promise<unknown>, expect: number): Promise<void> {
+async function step(
+  view: PlatformView,
+  title: string,
+  sql: string,
+  change: () => Promise<unknown>,
+  expect: number,
+): Promise<void> {
   say();
   say(bold(`▸ ${title}`));
   say(`    ${sql}`);
@@ -104,7 +116,9 @@ async function main(): Promise<void> {
   mkdirSync(DIR, { recursive: true });
   say(bold('lbcore-lifestream demo: LANBilling → Smotreshka propagation in trigger mode'));
   say();
-  say(`1. A LANBilling database "${DB}" with the sample data (${SAMPLE.liveVgIds.length} accounts on the three tariff layouts)`);
+  say(
+    `1. A LANBilling database "${DB}" with the sample data (${SAMPLE.liveVgIds.length} accounts on the three tariff layouts)`,
+  );
   const knex = await recreateDatabase();
   const sim = await startSimulator({ port: await portOr(8090) });
   say(`2. The platform simulator at ${sim.url} (control API: ${sim.url}/_simulator/)`);
@@ -115,7 +129,11 @@ async function main(): Promise<void> {
       listen,
       billing: { client: 'pg', connection: dbUrl(DB) },
       capture: { mode: 'triggers' },
-      smotreshka: { url: sim.url, usernamePrefix: PREFIX, emailTemplate: '{username}@demo.users-mail.lfstrm.tv' },
+      smotreshka: {
+        url: sim.url,
+        usernamePrefix: PREFIX,
+        emailTemplate: '{username}@demo.users-mail.lfstrm.tv',
+      },
       log: { level: 'info', format: 'pretty' },
     }),
   );
@@ -127,7 +145,10 @@ async function main(): Promise<void> {
 
   const logFile = join(DIR, 'run.log');
   const log = openSync(logFile, 'w');
-  const run: ChildProcess = spawn(process.execPath, cliArgs(['run']), { cwd: ROOT, stdio: ['ignore', log, log] });
+  const run: ChildProcess = spawn(process.execPath, cliArgs(['run']), {
+    cwd: ROOT,
+    stdio: ['ignore', log, log],
+  });
   const stopRun = async () => {
     if (run.exitCode !== null) return;
     run.kill('SIGTERM');
@@ -135,14 +156,22 @@ async function main(): Promise<void> {
   };
   process.once('exit', () => run.kill('SIGKILL'));
   say();
-  say(bold('$ lbcore-lifestream run --config .demo/lifestream.yml') + `   (log: .demo/run.log; /health on http://${listen}/health)`);
+  say(
+    bold('$ lbcore-lifestream run --config .demo/lifestream.yml') +
+      `   (log: .demo/run.log; /health on http://${listen}/health)`,
+  );
   for (let i = 0; ; i++) {
-    const ok = await fetch(`http://${listen}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://${listen}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (run.exitCode !== null || i > 150) throw new Error(`run did not come up; see ${logFile}`);
     await sleep(200);
   }
-  say(`   running. Now some billing changes to ${bold(account.login)} (vg_id ${account.vgId}), platform user ${username}:`);
+  say(
+    `   running. Now some billing changes to ${bold(account.login)} (vg_id ${account.vgId}), platform user ${username}:`,
+  );
 
   const view = new PlatformView(sim.url);
   await view.skip();
@@ -150,30 +179,81 @@ async function main(): Promise<void> {
   const idx = (offer: '100' | '101' | '5012' | '5013') => categoryIdx(TARIFFS.tvServices, offer);
   const at = (ms: number) => sqlDateTime(new Date(Date.now() + ms));
 
-  await step(view, 'An administrator blocks the account', `UPDATE vgroups SET blocked = 3 WHERE vg_id = ${account.vgId};`,
-    () => knex('vgroups').where(vg).update({ blocked: 3, blk_req: 3 }), 4);
-  await step(view, '…and unblocks it', `UPDATE vgroups SET blocked = 0 WHERE vg_id = ${account.vgId};`,
-    () => knex('vgroups').where(vg).update({ blocked: 0, blk_req: 0 }), 4);
-  await step(view, 'An additional service is assigned (5012 «Матч! Премьер»)',
+  await step(
+    view,
+    'An administrator blocks the account',
+    `UPDATE vgroups SET blocked = 3 WHERE vg_id = ${account.vgId};`,
+    () => knex('vgroups').where(vg).update({ blocked: 3, blk_req: 3 }),
+    4,
+  );
+  await step(
+    view,
+    '…and unblocks it',
+    `UPDATE vgroups SET blocked = 0 WHERE vg_id = ${account.vgId};`,
+    () => knex('vgroups').where(vg).update({ blocked: 0, blk_req: 0 }),
+    4,
+  );
+  await step(
+    view,
+    'An additional service is assigned (5012 «Матч! Премьер»)',
     `INSERT INTO services (vg_id, tar_id, serv_cat_idx, timefrom, state) VALUES (${account.vgId}, ${TARIFFS.tvServices}, ${idx('5012')}, now(), 1);`,
-    () => knex('services').insert({ ...vg, tar_id: TARIFFS.tvServices, serv_cat_idx: idx('5012'), timefrom: at(-1000), state: 1 }), 1);
-  await step(view, 'The basic subscription is switched 100 → 101, in one transaction',
+    () =>
+      knex('services').insert({
+        ...vg,
+        tar_id: TARIFFS.tvServices,
+        serv_cat_idx: idx('5012'),
+        timefrom: at(-1000),
+        state: 1,
+      }),
+    1,
+  );
+  await step(
+    view,
+    'The basic subscription is switched 100 → 101, in one transaction',
     'BEGIN; UPDATE services SET timeto = now() WHERE … uuid 100; INSERT INTO services … uuid 101; COMMIT;',
     () =>
       knex.transaction(async (trx) => {
-        await trx('services').where({ ...vg, serv_cat_idx: idx('100') }).update({ timeto: at(-1000) });
-        await trx('services').insert({ ...vg, tar_id: TARIFFS.tvServices, serv_cat_idx: idx('101'), timefrom: at(-1000), state: 1 });
-      }), 2);
-  await step(view, 'A balance change (the agreement goes to 12.34)', `UPDATE agreements SET balance = 12.34 WHERE agrm_id = ${account.agrmId};`,
-    () => knex('agreements').where({ agrm_id: account.agrmId }).update({ balance: '12.34' }), 1);
+        await trx('services')
+          .where({ ...vg, serv_cat_idx: idx('100') })
+          .update({ timeto: at(-1000) });
+        await trx('services').insert({
+          ...vg,
+          tar_id: TARIFFS.tvServices,
+          serv_cat_idx: idx('101'),
+          timefrom: at(-1000),
+          state: 1,
+        });
+      }),
+    2,
+  );
+  await step(
+    view,
+    'A balance change (the agreement goes to 12.34)',
+    `UPDATE agreements SET balance = 12.34 WHERE agrm_id = ${account.agrmId};`,
+    () => knex('agreements').where({ agrm_id: account.agrmId }).update({ balance: '12.34' }),
+    1,
+  );
 
   const expiry = at(6_000);
-  await step(view, `A trial of 5013 «Amedia Premium» that ends at ${expiry} UTC (in ~6 s)`,
+  await step(
+    view,
+    `A trial of 5013 «Amedia Premium» that ends at ${expiry} UTC (in ~6 s)`,
     `INSERT INTO services (vg_id, tar_id, serv_cat_idx, timefrom, timeto, state) VALUES (${account.vgId}, ${TARIFFS.tvServices}, ${idx('5013')}, now(), '${expiry}', 3);`,
-    () => knex('services').insert({ ...vg, tar_id: TARIFFS.tvServices, serv_cat_idx: idx('5013'), timefrom: at(-1000), timeto: expiry, state: 3 }), 1);
+    () =>
+      knex('services').insert({
+        ...vg,
+        tar_id: TARIFFS.tvServices,
+        serv_cat_idx: idx('5013'),
+        timefrom: at(-1000),
+        timeto: expiry,
+        state: 3,
+      }),
+    1,
+  );
   say(`    …no row changes when it ends; the service's timer for ${username} fires at ${expiry}:`);
   const expiryMs = new Date(`${expiry.replace(' ', 'T')}Z`).getTime();
-  for (const c of await view.waitFor(username, 1, 10_000)) say(`    → ${c.text.padEnd(58)} +${c.at - expiryMs} ms after ${expiry}`);
+  for (const c of await view.waitFor(username, 1, 10_000))
+    say(`    → ${c.text.padEnd(58)} +${c.at - expiryMs} ms after ${expiry}`);
   say();
   say(`Platform now: ${username} has [${(await view.subscriptions(username)).join(', ')}]`);
 
@@ -191,8 +271,12 @@ async function main(): Promise<void> {
   say(`    psql ${dbUrl(DB)}`);
   say(`    UPDATE vgroups SET blocked = 2 WHERE login = 'svc-basic';`);
   say(`    UPDATE agreements SET balance = -50 WHERE agrm_id = ${SAMPLE.agreements.petrov.agrmId};`);
-  say(`    INSERT INTO services (vg_id, tar_id, serv_cat_idx, timefrom, state) VALUES (${SAMPLE.accounts.svcFuture.vgId}, ${TARIFFS.tvServices}, ${idx('5012')}, now() AT TIME ZONE 'UTC', 1);`);
-  say(`Health: curl http://${listen}/health    Simulator: curl ${sim.url}/_simulator/accounts    Log: tail -f .demo/run.log`);
+  say(
+    `    INSERT INTO services (vg_id, tar_id, serv_cat_idx, timefrom, state) VALUES (${SAMPLE.accounts.svcFuture.vgId}, ${TARIFFS.tvServices}, ${idx('5012')}, now() AT TIME ZONE 'UTC', 1);`,
+  );
+  say(
+    `Health: curl http://${listen}/health    Simulator: curl ${sim.url}/_simulator/accounts    Log: tail -f .demo/run.log`,
+  );
   say('Ctrl-C stops everything. Calls as they arrive:');
   let stopping = false;
   process.once('SIGINT', () => {

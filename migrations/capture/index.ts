@@ -8,7 +8,7 @@ import { installMysql, missingMysql, removeMysql } from './mysql.js';
 import { captureNames } from './names.js';
 import { installPg, missingPg, removePg } from './pg.js';
 
-export { captureNames, type CaptureNames } from './names.js';
+export { type CaptureNames, captureNames } from './names.js';
 
 export async function installTriggerCapture(knex: Knex, ctx: MigrationContext): Promise<void> {
   const n = captureNames(ctx.prefix);

@@ -24,8 +24,21 @@ import { captureRefusal, parseMysqlVersion } from './version.js';
 const EVENT: Record<RowOp, string> = { ins: 'INSERT', upd: 'UPDATE', del: 'DELETE' };
 const OP_CODE: Record<RowOp, string> = { ins: 'I', upd: 'U', del: 'D' };
 const SKIPPED_TYPES = new Set([
-  'binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit',
-  'geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection',
+  'binary',
+  'varbinary',
+  'tinyblob',
+  'blob',
+  'mediumblob',
+  'longblob',
+  'bit',
+  'geometry',
+  'point',
+  'linestring',
+  'polygon',
+  'multipoint',
+  'multilinestring',
+  'multipolygon',
+  'geometrycollection',
 ]);
 
 const q = (ident: string) => `\`${ident.replace(/`/g, '``')}\``;
@@ -53,7 +66,10 @@ async function columnsOf(knex: Knex, table: CapturedTable): Promise<Column[]> {
       WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position`,
     [table],
   );
-  if (cols.length === 0) throw new Error(`billing table "${table}" not found in this database: trigger capture can't be installed`);
+  if (cols.length === 0)
+    throw new Error(
+      `billing table "${table}" not found in this database: trigger capture can't be installed`,
+    );
   return cols.map((c) => ({ name: String(c.name), type: String(c.type).toLowerCase() }));
 }
 
@@ -100,7 +116,10 @@ export async function installMysql(knex: Knex, n: CaptureNames): Promise<void> {
     created_at datetime(6) NOT NULL
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
     COMMENT='lbcore-lifestream: row changes of the captured billing tables, waiting to be propagated'`);
-  const existing = await existingTriggers(knex, n.triggers('mysql').map((t) => t.name));
+  const existing = await existingTriggers(
+    knex,
+    n.triggers('mysql').map((t) => t.name),
+  );
   for (const table of CAPTURED_TABLES) {
     const cols = await columnsOf(knex, table);
     for (const op of ROW_OPS) {
@@ -114,7 +133,10 @@ export async function installMysql(knex: Knex, n: CaptureNames): Promise<void> {
 }
 
 export async function removeMysql(knex: Knex, n: CaptureNames): Promise<void> {
-  const existing = await existingTriggers(knex, n.triggers('mysql').map((t) => t.name));
+  const existing = await existingTriggers(
+    knex,
+    n.triggers('mysql').map((t) => t.name),
+  );
   for (const { name } of n.triggers('mysql')) {
     if (existing.has(name)) await knex.raw(`DROP TRIGGER ${q(name)}`);
   }

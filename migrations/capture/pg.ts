@@ -52,7 +52,9 @@ export async function installPg(knex: Knex, n: CaptureNames): Promise<void> {
   for (const table of CAPTURED_TABLES) {
     const r = await knex.raw('SELECT to_regclass(?) AS t', [`${q(schema)}.${q(table)}`]);
     if (r.rows[0].t === null) {
-      throw new Error(`billing table "${table}" not found in schema "${schema}": trigger capture can't be installed`);
+      throw new Error(
+        `billing table "${table}" not found in schema "${schema}": trigger capture can't be installed`,
+      );
     }
   }
   const log = `${q(schema)}.${q(n.changelog)}`;
@@ -65,7 +67,9 @@ export async function installPg(knex: Knex, n: CaptureNames): Promise<void> {
     txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
     created_at timestamptz NOT NULL DEFAULT now()
   )`);
-  await knex.raw(`COMMENT ON TABLE ${log} IS 'lbcore-lifestream: row changes of the captured billing tables, waiting to be propagated (remove with: lbcore-lifestream migrate --uninstall)'`);
+  await knex.raw(
+    `COMMENT ON TABLE ${log} IS 'lbcore-lifestream: row changes of the captured billing tables, waiting to be propagated (remove with: lbcore-lifestream migrate --uninstall)'`,
+  );
   await knex.raw(`CREATE OR REPLACE FUNCTION ${q(schema)}.${q(n.captureFunction)}() RETURNS trigger
     LANGUAGE plpgsql AS $fn$
     BEGIN
@@ -87,7 +91,10 @@ export async function installPg(knex: Knex, n: CaptureNames): Promise<void> {
     END
     $fn$`);
 
-  const existing = await existingTriggers(knex, n.triggers('pg').map((t) => t.name));
+  const existing = await existingTriggers(
+    knex,
+    n.triggers('pg').map((t) => t.name),
+  );
   for (const table of CAPTURED_TABLES) {
     const target = `${q(schema)}.${q(table)}`;
     for (const op of ROW_OPS) {
@@ -110,7 +117,10 @@ export async function installPg(knex: Knex, n: CaptureNames): Promise<void> {
 /** Drops the triggers, functions and change log this service added, whatever mode is configured now. */
 export async function removePg(knex: Knex, n: CaptureNames): Promise<void> {
   const schema = await currentSchema(knex);
-  const existing = await existingTriggers(knex, n.triggers('pg').map((t) => t.name));
+  const existing = await existingTriggers(
+    knex,
+    n.triggers('pg').map((t) => t.name),
+  );
   for (const { table, name } of n.triggers('pg')) {
     if (existing.has(name)) await knex.raw(`DROP TRIGGER ${q(name)} ON ${q(schema)}.${q(table)}`);
   }

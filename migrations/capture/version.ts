@@ -17,7 +17,12 @@ export function parseMysqlVersion(text: string): ServerVersion {
   const clean = text.replace(/^5\.5\.5-/, '');
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(clean);
   if (!m) throw new Error(`cannot read the server version "${text}"`);
-  return { flavour: /mariadb/i.test(text) ? 'mariadb' : 'mysql', major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) };
+  return {
+    flavour: /mariadb/i.test(text) ? 'mariadb' : 'mysql',
+    major: Number(m[1]),
+    minor: Number(m[2]),
+    patch: Number(m[3]),
+  };
 }
 
 /** `SHOW server_version_num` of PostgreSQL, e.g. "150020". */

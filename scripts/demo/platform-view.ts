@@ -17,7 +17,9 @@ export class PlatformView {
 
   /** Forget everything received so far: the next read starts after it. */
   async skip(): Promise<void> {
-    const r = (await (await fetch(`${this.url}/_simulator/calls?since=${Number.MAX_SAFE_INTEGER}&limit=1`)).json()) as { lastSeq: number };
+    const r = (await (
+      await fetch(`${this.url}/_simulator/calls?since=${Number.MAX_SAFE_INTEGER}&limit=1`)
+    ).json()) as { lastSeq: number };
     this.seq = r.lastSeq;
   }
 
@@ -51,13 +53,17 @@ export class PlatformView {
   }
 
   async subscriptions(username: string): Promise<string[]> {
-    const r = (await (await fetch(`${this.url}/_simulator/accounts`)).json()) as { accounts: { username: string; subscriptions: { id: string }[] | string[] }[] };
+    const r = (await (await fetch(`${this.url}/_simulator/accounts`)).json()) as {
+      accounts: { username: string; subscriptions: { id: string }[] | string[] }[];
+    };
     const acc = r.accounts.find((a) => a.username === username);
     return (acc?.subscriptions ?? []).map((s) => (typeof s === 'string' ? s : s.id)).sort();
   }
 
   private async loadNames(): Promise<void> {
-    const r = (await (await fetch(`${this.url}/_simulator/accounts`)).json()) as { accounts: { id: string; username: string }[] };
+    const r = (await (await fetch(`${this.url}/_simulator/accounts`)).json()) as {
+      accounts: { id: string; username: string }[];
+    };
     for (const a of r.accounts) this.names.set(a.id, a.username);
   }
 
@@ -68,11 +74,23 @@ export class PlatformView {
     const username = this.names.get(ref) ?? ref;
     switch (c.route) {
       case 'POST /v2/accounts':
-        return { text: `create ${String(body.username)} with [${((body.purchases as string[]) ?? []).join(', ')}]`, username: String(body.username), at: c.at };
+        return {
+          text: `create ${String(body.username)} with [${((body.purchases as string[]) ?? []).join(', ')}]`,
+          username: String(body.username),
+          at: c.at,
+        };
       case 'POST /v2/accounts/:id/subscriptions':
-        return { text: `${body.valid ? 'enable ' : 'disable'} ${username} ${String(body.id)}`, username, at: c.at };
+        return {
+          text: `${body.valid ? 'enable ' : 'disable'} ${username} ${String(body.id)}`,
+          username,
+          at: c.at,
+        };
       case 'POST /accounts/v3/:id/account-state':
-        return { text: `state   ${username} ${String(body.status)}, balance ${(Number(body.balance) / 100).toFixed(2)}${body.tvSuspended ? ', TV suspended' : ''}`, username, at: c.at };
+        return {
+          text: `state   ${username} ${String(body.status)}, balance ${(Number(body.balance) / 100).toFixed(2)}${body.tvSuspended ? ', TV suspended' : ''}`,
+          username,
+          at: c.at,
+        };
       default:
         return { text: `${c.method} ${c.path}`, username, at: c.at };
     }

@@ -45,7 +45,14 @@ function sameValue(a: unknown, b: unknown): boolean {
   if (a === null || b === null || a === undefined || b === undefined) return false;
   const na = Number(a);
   const nb = Number(b);
-  if (typeof a !== 'object' && typeof b !== 'object' && !Number.isNaN(na) && !Number.isNaN(nb) && String(a).trim() !== '' && String(b).trim() !== '') {
+  if (
+    typeof a !== 'object' &&
+    typeof b !== 'object' &&
+    !Number.isNaN(na) &&
+    !Number.isNaN(nb) &&
+    String(a).trim() !== '' &&
+    String(b).trim() !== ''
+  ) {
     return na === nb;
   }
   return JSON.stringify(a) === JSON.stringify(b);
@@ -92,7 +99,9 @@ export async function affectedAccounts(e: ChangeEvent, fanout: Fanout, at: Date)
     case 'accounts':
       return (await Promise.all(keys(e, 'uid').map((uid) => fanout.vgIdsOfCard(uid)))).flat();
     case 'service_categories':
-      return (await Promise.all(categoryKeys(e).map(([tar, idx]) => fanout.vgIdsHoldingCategory(tar, idx, at)))).flat();
+      return (
+        await Promise.all(categoryKeys(e).map(([tar, idx]) => fanout.vgIdsHoldingCategory(tar, idx, at)))
+      ).flat();
   }
 }
 
@@ -114,11 +123,13 @@ export async function translate(events: ChangeEvent[], fanout: Fanout, at: Date)
   const cached: Fanout = {
     vgIdsOfAgreement: (id) => once(`a${id}`, () => fanout.vgIdsOfAgreement(id)),
     vgIdsOfCard: (uid) => once(`c${uid}`, () => fanout.vgIdsOfCard(uid)),
-    vgIdsHoldingCategory: (tar, idx) => once(`s${tar}/${idx}`, () => fanout.vgIdsHoldingCategory(tar, idx, at)),
+    vgIdsHoldingCategory: (tar, idx) =>
+      once(`s${tar}/${idx}`, () => fanout.vgIdsHoldingCategory(tar, idx, at)),
   };
   const out = new Map<number, PendingEntry>();
   for (const e of events) {
-    for (const vgId of await affectedAccounts(e, cached, at)) out.set(vgId, { vgId, reason: e.table, source: e.position });
+    for (const vgId of await affectedAccounts(e, cached, at))
+      out.set(vgId, { vgId, reason: e.table, source: e.position });
   }
   return [...out.values()];
 }

@@ -51,10 +51,16 @@ export function registerRun(program: Command) {
         }
         throw err;
       }
-      logger.info({ billing: redactUrl(config.billing.connection), platform: config.smotreshka.url, http: service.url }, 'running');
+      logger.info(
+        { billing: redactUrl(config.billing.connection), platform: config.smotreshka.url, http: service.url },
+        'running',
+      );
 
       const signal = await signalled;
-      logger.info({ signal }, 'stopping: no new work, letting reconciles in flight finish (signal again to quit at once)');
+      logger.info(
+        { signal },
+        'stopping: no new work, letting reconciles in flight finish (signal again to quit at once)',
+      );
       void nextSignal().then(() => {
         logger.warn('quitting at once; queued accounts stay queued');
         process.exit(130);

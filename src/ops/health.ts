@@ -51,7 +51,8 @@ export async function checkHealth(s: HealthSources): Promise<HealthReport> {
   const platform = s.platform();
   const problems: string[] = [];
   if (ping.error) problems.push(`billing database: ${ping.error}`);
-  if (lag.value !== null && lag.value > MAX_LAG_MS) problems.push(`capture lag ${Math.round(lag.value / 1000)} s`);
+  if (lag.value !== null && lag.value > MAX_LAG_MS)
+    problems.push(`capture lag ${Math.round(lag.value / 1000)} s`);
   if (platform.reachable === false) problems.push(`platform: ${platform.lastError ?? 'unreachable'}`);
   return {
     healthy: problems.length === 0,

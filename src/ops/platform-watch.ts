@@ -33,7 +33,12 @@ void everyMethodWatched;
 
 /** The same client, with each PlatformApi call's outcome noted; other members pass through. */
 export function watchPlatform<T extends PlatformApi>(api: T): { api: T; status(): PlatformStatus } {
-  const status: PlatformStatus = { reachable: null, lastSuccessAt: null, lastFailureAt: null, lastError: null };
+  const status: PlatformStatus = {
+    reachable: null,
+    lastSuccessAt: null,
+    lastFailureAt: null,
+    lastError: null,
+  };
   const ok = () => {
     status.reachable = true;
     status.lastSuccessAt = new Date();

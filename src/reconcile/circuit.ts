@@ -63,7 +63,11 @@ export class Circuit {
       this.openings++;
       const pause = retryDelay(
         this.openings,
-        { minDelayMs: this.opts.minPauseMs, maxDelayMs: this.opts.maxPauseMs, maxRetryAfterMs: this.opts.maxPauseMs },
+        {
+          minDelayMs: this.opts.minPauseMs,
+          maxDelayMs: this.opts.maxPauseMs,
+          maxRetryAfterMs: this.opts.maxPauseMs,
+        },
         retryAfterMs,
         this.random,
       );

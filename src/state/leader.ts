@@ -93,7 +93,10 @@ export class LeaderLock {
       await this.query(knex, conn, 'SELECT 1 AS got', []);
     } catch (err) {
       if (this.conn !== conn) return;
-      this.opts.logger.warn({ err: (err as Error).message }, 'lost the leader lock (its database session ended)');
+      this.opts.logger.warn(
+        { err: (err as Error).message },
+        'lost the leader lock (its database session ended)',
+      );
       await this.release();
       this.opts.onLost();
     }
@@ -102,11 +105,15 @@ export class LeaderLock {
   private async query(knex: Knex, conn: unknown, sql: string, bindings: string[]): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+        CHECK_TIMEOUT_MS,
+      );
     });
     try {
       const r = await Promise.race([knex.raw(sql, bindings).connection(conn), timeout]);
-      const rows = this.opts.client === 'pg' ? (r as { rows: { got: unknown }[] }).rows : (r as [{ got: unknown }[]])[0];
+      const rows =
+        this.opts.client === 'pg' ? (r as { rows: { got: unknown }[] }).rows : (r as [{ got: unknown }[]])[0];
       return rows[0]?.got;
     } finally {
       clearTimeout(timer);

@@ -12,22 +12,43 @@ import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/db.j
 const PREFIX = 'lifestream_';
 const N = captureNames(PREFIX);
 
-async function rowsOf(db: TestDatabase, sql: string, bindings: unknown[] = []): Promise<Record<string, unknown>[]> {
+async function rowsOf(
+  db: TestDatabase,
+  sql: string,
+  bindings: unknown[] = [],
+): Promise<Record<string, unknown>[]> {
   const r = await db.knex.raw(sql, bindings as never);
   return db.dialect === 'pg' ? r.rows : r[0];
 }
 
 /** Every object in the database, by kind: what install and uninstall may change. */
-async function inventory(db: TestDatabase): Promise<{ tables: string[]; triggers: string[]; functions: string[] }> {
+async function inventory(
+  db: TestDatabase,
+): Promise<{ tables: string[]; triggers: string[]; functions: string[] }> {
   if (db.dialect === 'pg') {
-    const tables = await rowsOf(db, "SELECT tablename AS n FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+    const tables = await rowsOf(
+      db,
+      "SELECT tablename AS n FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    );
     const triggers = await rowsOf(db, 'SELECT tgname AS n FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1');
-    const functions = await rowsOf(db, "SELECT proname AS n FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1");
+    const functions = await rowsOf(
+      db,
+      "SELECT proname AS n FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1",
+    );
     return { tables: names(tables), triggers: names(triggers), functions: names(functions) };
   }
-  const tables = await rowsOf(db, 'SELECT table_name AS n FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1');
-  const triggers = await rowsOf(db, 'SELECT trigger_name AS n FROM information_schema.triggers WHERE trigger_schema = DATABASE() ORDER BY 1');
-  const functions = await rowsOf(db, 'SELECT routine_name AS n FROM information_schema.routines WHERE routine_schema = DATABASE() ORDER BY 1');
+  const tables = await rowsOf(
+    db,
+    'SELECT table_name AS n FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1',
+  );
+  const triggers = await rowsOf(
+    db,
+    'SELECT trigger_name AS n FROM information_schema.triggers WHERE trigger_schema = DATABASE() ORDER BY 1',
+  );
+  const functions = await rowsOf(
+    db,
+    'SELECT routine_name AS n FROM information_schema.routines WHERE routine_schema = DATABASE() ORDER BY 1',
+  );
   return { tables: names(tables), triggers: names(triggers), functions: names(functions) };
 }
 
@@ -68,10 +89,14 @@ describe.each(DIALECTS)('capture triggers on %s', (dialect) => {
     expect(await migrateUp(db.knex, ctx)).toContain('002_propagation');
     expect(await migrateUp(db.knex, ctx)).toEqual([]);
     const installed = await inventory(db);
-    const expectedTriggers = N.triggers(dialect).map((t) => t.name).sort();
+    const expectedTriggers = N.triggers(dialect)
+      .map((t) => t.name)
+      .sort();
     expect(installed.triggers).toEqual(expectedTriggers);
     expect(installed.triggers.every((t) => t.startsWith(PREFIX))).toBe(true);
-    expect(installed.tables).toEqual([...billing.tables, ...installed.tables.filter((t) => t.startsWith(PREFIX))].sort());
+    expect(installed.tables).toEqual(
+      [...billing.tables, ...installed.tables.filter((t) => t.startsWith(PREFIX))].sort(),
+    );
     expect(installed.tables).toContain(N.changelog);
     expect(installed.functions).toEqual(dialect === 'pg' ? [N.captureFunction, N.notifyFunction].sort() : []);
 
@@ -95,7 +120,14 @@ describe.each(DIALECTS)('capture triggers on %s', (dialect) => {
   it('writes row images in the writer transaction, skips no-op updates, keeps nothing of a rollback', async () => {
     await db.knex(N.changelog).delete();
     const [inserted] = await db.knex('services').insert(
-      { vg_id: svcBasic.vgId, tar_id: 10, serv_cat_idx: 6, mul: '1.5', timefrom: '2026-01-01 00:00:00', state: 1 },
+      {
+        vg_id: svcBasic.vgId,
+        tar_id: 10,
+        serv_cat_idx: 6,
+        mul: '1.5',
+        timefrom: '2026-01-01 00:00:00',
+        state: 1,
+      },
       'service_id',
     );
     const serviceId = Number(typeof inserted === 'object' ? inserted.service_id : inserted);
@@ -111,10 +143,21 @@ describe.each(DIALECTS)('capture triggers on %s', (dialect) => {
     await db.knex('services').where({ service_id: serviceId }).delete();
 
     const log = await changelog(db);
-    expect(log.map((r) => `${r.table_name}:${r.op}`)).toEqual(['services:I', 'services:U', 'agreements:U', 'services:D']);
+    expect(log.map((r) => `${r.table_name}:${r.op}`)).toEqual([
+      'services:I',
+      'services:U',
+      'agreements:U',
+      'services:D',
+    ]);
     const [ins, upd, agr, del] = log as [LogRow, LogRow, LogRow, LogRow];
     expect(ins.before).toBeNull();
-    expect(ins.after).toMatchObject({ service_id: serviceId, vg_id: svcBasic.vgId, tar_id: 10, serv_cat_idx: 6, state: 1 });
+    expect(ins.after).toMatchObject({
+      service_id: serviceId,
+      vg_id: svcBasic.vgId,
+      tar_id: 10,
+      serv_cat_idx: 6,
+      state: 1,
+    });
     expect(upd.before).toMatchObject({ state: 1 });
     expect(upd.after).toMatchObject({ state: 3 });
     expect(del.after).toBeNull();

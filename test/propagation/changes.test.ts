@@ -7,8 +7,8 @@ import { BlockCode } from '../../src/billing/types.js';
 import { categoryIdx, TARIFFS } from '../fixture/catalogue.js';
 import { SAMPLE } from '../fixture/sample.js';
 import { DIALECTS } from '../support/db.js';
-import type { ChangeCall } from '../support/platform-calls.js';
 import { type Pipeline, startPipeline, USERNAME_PREFIX } from '../support/pipeline.js';
+import type { ChangeCall } from '../support/platform-calls.js';
 
 const A = SAMPLE.accounts;
 const T = TARIFFS;
@@ -36,7 +36,10 @@ describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) =>
   }
 
   async function callsFor(mark: number, login: string, n: number): Promise<string[]> {
-    await p.waitFor(`${n} calls for ${login}`, () => p.callsSince(mark).filter((c) => c.username === user(login)).length >= n);
+    await p.waitFor(
+      `${n} calls for ${login}`,
+      () => p.callsSince(mark).filter((c) => c.username === user(login)).length >= n,
+    );
     return settledCalls(mark, login);
   }
 
@@ -50,19 +53,35 @@ describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) =>
 
   it('assigning and stopping an additional service', async () => {
     let m = p.mark();
-    await knex('services').insert({ vg_id: A.svcBasic.vgId, tar_id: T.tvServices, serv_cat_idx: categoryIdx(T.tvServices, '5012'), timefrom: at(-60_000), state: 1 });
+    await knex('services').insert({
+      vg_id: A.svcBasic.vgId,
+      tar_id: T.tvServices,
+      serv_cat_idx: categoryIdx(T.tvServices, '5012'),
+      timefrom: at(-60_000),
+      state: 1,
+    });
     expect(await callsFor(m, A.svcBasic.login, 1)).toEqual([`enable ${user(A.svcBasic.login)} 5012`]);
 
     m = p.mark();
-    await knex('services').where({ vg_id: A.svcBasic.vgId, serv_cat_idx: categoryIdx(T.tvServices, '5012') }).update({ timeto: at(-1000) });
+    await knex('services')
+      .where({ vg_id: A.svcBasic.vgId, serv_cat_idx: categoryIdx(T.tvServices, '5012') })
+      .update({ timeto: at(-1000) });
     expect(await callsFor(m, A.svcBasic.login, 1)).toEqual([`disable ${user(A.svcBasic.login)} 5012`]);
   });
 
   it('switching the basic subscription in one transaction', async () => {
     const m = p.mark();
     await knex.transaction(async (trx) => {
-      await trx('services').where({ vg_id: A.svcBasic.vgId, serv_cat_idx: categoryIdx(T.tvServices, '100') }).update({ timeto: at(-1000) });
-      await trx('services').insert({ vg_id: A.svcBasic.vgId, tar_id: T.tvServices, serv_cat_idx: categoryIdx(T.tvServices, '102'), timefrom: at(-1000), state: 1 });
+      await trx('services')
+        .where({ vg_id: A.svcBasic.vgId, serv_cat_idx: categoryIdx(T.tvServices, '100') })
+        .update({ timeto: at(-1000) });
+      await trx('services').insert({
+        vg_id: A.svcBasic.vgId,
+        tar_id: T.tvServices,
+        serv_cat_idx: categoryIdx(T.tvServices, '102'),
+        timefrom: at(-1000),
+        state: 1,
+      });
     });
     const u = user(A.svcBasic.login);
     expect(await callsFor(m, A.svcBasic.login, 2)).toEqual([`disable ${u} 100`, `enable ${u} 102`]);
@@ -72,7 +91,9 @@ describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) =>
   it('blocking and unblocking', async () => {
     const u = user(A.svcBasic.login);
     let m = p.mark();
-    await knex('vgroups').where({ vg_id: A.svcBasic.vgId }).update({ blocked: BlockCode.admin, blk_req: BlockCode.admin });
+    await knex('vgroups')
+      .where({ vg_id: A.svcBasic.vgId })
+      .update({ blocked: BlockCode.admin, blk_req: BlockCode.admin });
     expect(await callsFor(m, A.svcBasic.login, 4)).toEqual([
       `disable ${u} 102`,
       `disable ${u} 5010`,
@@ -80,14 +101,24 @@ describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) =>
       `state ${u} suspended_manually 35000`,
     ]);
     m = p.mark();
-    await knex('vgroups').where({ vg_id: A.svcBasic.vgId }).update({ blocked: BlockCode.active, blk_req: BlockCode.active });
-    expect(await callsFor(m, A.svcBasic.login, 4)).toEqual([`enable ${u} 102`, `enable ${u} 5010`, `enable ${u} 5011`, `state ${u} active 35000`]);
+    await knex('vgroups')
+      .where({ vg_id: A.svcBasic.vgId })
+      .update({ blocked: BlockCode.active, blk_req: BlockCode.active });
+    expect(await callsFor(m, A.svcBasic.login, 4)).toEqual([
+      `enable ${u} 102`,
+      `enable ${u} 5010`,
+      `enable ${u} 5011`,
+      `state ${u} active 35000`,
+    ]);
   });
 
   it('switching off and archiving', async () => {
     let m = p.mark();
     await knex('vgroups').where({ vg_id: A.svcFuture.vgId }).update({ blocked: BlockCode.switchedOff });
-    expect(await callsFor(m, A.svcFuture.login, 2)).toEqual([`disable ${user(A.svcFuture.login)} 100`, `state ${user(A.svcFuture.login)} other 100000`]);
+    expect(await callsFor(m, A.svcFuture.login, 2)).toEqual([
+      `disable ${user(A.svcFuture.login)} 100`,
+      `state ${user(A.svcFuture.login)} other 100000`,
+    ]);
     m = p.mark();
     await knex('vgroups').where({ vg_id: A.svcNoEmail.vgId }).update({ archive: 1 });
     const u = user(A.svcNoEmail.login);
@@ -96,7 +127,9 @@ describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) =>
 
   it('a balance change is pushed as account state to every account of the agreement', async () => {
     const m = p.mark();
-    await knex('agreements').where({ agrm_id: SAMPLE.agreements.ivanovMain.agrmId }).update({ balance: '123.45' });
+    await knex('agreements')
+      .where({ agrm_id: SAMPLE.agreements.ivanovMain.agrmId })
+      .update({ balance: '123.45' });
     expect(await callsFor(m, A.svcBasic.login, 1)).toEqual([`state ${user(A.svcBasic.login)} active 12345`]);
     expect(await settledCalls(m, A.inetTvA.login)).toEqual([`state ${user(A.inetTvA.login)} active 12345`]);
   });
@@ -107,8 +140,21 @@ describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) =>
     const boundaryMs = new Date(`${boundary.replace(' ', 'T')}Z`).getTime();
     let m = p.mark();
     await knex('services').insert([
-      { vg_id: A.svcStopped.vgId, tar_id: T.tvServices, serv_cat_idx: categoryIdx(T.tvServices, '5011'), timefrom: at(-60_000), timeto: boundary, state: 3 },
-      { vg_id: A.svcStopped.vgId, tar_id: T.tvServices, serv_cat_idx: categoryIdx(T.tvServices, '5012'), timefrom: boundary, state: 1 },
+      {
+        vg_id: A.svcStopped.vgId,
+        tar_id: T.tvServices,
+        serv_cat_idx: categoryIdx(T.tvServices, '5011'),
+        timefrom: at(-60_000),
+        timeto: boundary,
+        state: 3,
+      },
+      {
+        vg_id: A.svcStopped.vgId,
+        tar_id: T.tvServices,
+        serv_cat_idx: categoryIdx(T.tvServices, '5012'),
+        timefrom: boundary,
+        state: 1,
+      },
     ]);
     expect(await callsFor(m, A.svcStopped.login, 1)).toEqual([`enable ${u} 5011`]);
     m = p.mark();
@@ -133,7 +179,9 @@ describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) =>
     const before = p.subscriptionsOf(A.inetTvA.login);
     const m = p.mark();
     await knex.transaction(async (trx) => {
-      await trx('services').where({ vg_id: A.inetTvA.vgId, tar_id: T.internetTvA }).update({ timeto: at(-1000) });
+      await trx('services')
+        .where({ vg_id: A.inetTvA.vgId, tar_id: T.internetTvA })
+        .update({ timeto: at(-1000) });
       await trx('services').insert(
         (['101', '5010', 'staticIp'] as const).map((offer) => ({
           vg_id: A.inetTvA.vgId,
@@ -155,8 +203,20 @@ describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) =>
     const early = await knex.transaction();
     try {
       // takes the lower change-log id, commits last
-      await early('services').insert({ vg_id: A.inetTvB.vgId, tar_id: T.internetTvB, serv_cat_idx: categoryIdx(T.internetTvB, '5012'), timefrom: at(-60_000), state: 1 });
-      await knex('services').insert({ vg_id: A.svcExpired.vgId, tar_id: T.tvServices, serv_cat_idx: categoryIdx(T.tvServices, '5012'), timefrom: at(-60_000), state: 1 });
+      await early('services').insert({
+        vg_id: A.inetTvB.vgId,
+        tar_id: T.internetTvB,
+        serv_cat_idx: categoryIdx(T.internetTvB, '5012'),
+        timefrom: at(-60_000),
+        state: 1,
+      });
+      await knex('services').insert({
+        vg_id: A.svcExpired.vgId,
+        tar_id: T.tvServices,
+        serv_cat_idx: categoryIdx(T.tvServices, '5012'),
+        timefrom: at(-60_000),
+        state: 1,
+      });
       expect(await callsFor(m, A.svcExpired.login, 1)).toEqual([`enable ${user(A.svcExpired.login)} 5012`]);
       await early.commit();
     } catch (err) {

@@ -39,8 +39,11 @@ async function terminateAll(p: Pipeline): Promise<number> {
   }
   const admin = openBilling('mysql', p.db.url, { min: 0, max: 1 });
   try {
-    const [rows] = await admin.raw('SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()');
-    for (const r of rows as { id: number }[]) await admin.raw(`KILL CONNECTION ${Number(r.id)}`).catch(() => undefined);
+    const [rows] = await admin.raw(
+      'SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()',
+    );
+    for (const r of rows as { id: number }[])
+      await admin.raw(`KILL CONNECTION ${Number(r.id)}`).catch(() => undefined);
     return (rows as unknown[]).length;
   } finally {
     await admin.destroy();
@@ -65,7 +68,9 @@ describe.each(DIALECTS)('the database cuts every connection on %s', (dialect) =>
 
   beforeAll(async () => {
     // PostgreSQL: a slow poll, so that only a working LISTEN explains fast propagation afterwards
-    p = await startPipeline(dialect, 'dbcut', { config: { capture: { pollIntervalMs: dialect === 'pg' ? 5000 : 200 } } });
+    p = await startPipeline(dialect, 'dbcut', {
+      config: { capture: { pollIntervalMs: dialect === 'pg' ? 5000 : 200 } },
+    });
   });
   afterAll(async () => p?.stop());
 
@@ -76,7 +81,13 @@ describe.each(DIALECTS)('the database cuts every connection on %s', (dialect) =>
         (k: Knex) => k('vgroups').where({ vg_id: A.svcBasic.vgId }).update({ blocked: BlockCode.user }),
         (k: Knex) => k('agreements').where({ agrm_id: A.svcFuture.agrmId }).update({ balance: '5.25' }),
         (k: Knex) =>
-          k('services').insert({ vg_id: A.svcExpired.vgId, tar_id: TARIFFS.tvServices, serv_cat_idx: categoryIdx(TARIFFS.tvServices, '5012'), timefrom: sqlDateTime(new Date(Date.now() - 60_000)), state: 3 }),
+          k('services').insert({
+            vg_id: A.svcExpired.vgId,
+            tar_id: TARIFFS.tvServices,
+            serv_cat_idx: categoryIdx(TARIFFS.tvServices, '5012'),
+            timefrom: sqlDateTime(new Date(Date.now() - 60_000)),
+            state: 3,
+          }),
       ];
       let killed = 0;
       for (const change of changes) {
@@ -86,16 +97,29 @@ describe.each(DIALECTS)('the database cuts every connection on %s', (dialect) =>
       }
       expect(killed).toBeGreaterThan(3);
 
-      await p.waitFor('convergence', async () => (await p.service.pending.count().catch(() => 1)) === 0 && (await differences(p.app, p.sim).catch(() => ['?'])).length === 0, 30_000);
+      await p.waitFor(
+        'convergence',
+        async () =>
+          (await p.service.pending.count().catch(() => 1)) === 0 &&
+          (await differences(p.app, p.sim).catch(() => ['?'])).length === 0,
+        30_000,
+      );
       expect(p.subscriptionsOf(A.svcBasic.login)).toEqual([]);
       expect(p.subscriptionsOf(A.svcExpired.login)).toEqual(['100', '5012']);
-      await p.waitFor('the active role again', async () => p.service.role() === 'active' && (await p.service.health()).healthy);
+      await p.waitFor(
+        'the active role again',
+        async () => p.service.role() === 'active' && (await p.service.health()).healthy,
+      );
 
       // after the cuts the wake-up works again: well under the 5 s poll on PostgreSQL
       const mark = p.mark();
       const t0 = Date.now();
-      await write(writer, (k) => k('vgroups').where({ vg_id: A.svcBasic.vgId }).update({ blocked: BlockCode.active }));
-      await p.waitFor('the unblock', () => p.callsSince(mark).some((c) => c.text === `state ${USERNAME_PREFIX}${A.svcBasic.login} active 35000`));
+      await write(writer, (k) =>
+        k('vgroups').where({ vg_id: A.svcBasic.vgId }).update({ blocked: BlockCode.active }),
+      );
+      await p.waitFor('the unblock', () =>
+        p.callsSince(mark).some((c) => c.text === `state ${USERNAME_PREFIX}${A.svcBasic.login} active 35000`),
+      );
       if (dialect === 'pg') expect(Date.now() - t0).toBeLessThan(2_000);
     } finally {
       await writer.destroy();

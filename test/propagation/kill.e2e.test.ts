@@ -7,8 +7,8 @@ import { parseConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { syncAll } from '../../src/reconcile/sync.js';
 import { type Simulator, startSimulator } from '../../src/smotreshka/simulator/index.js';
-import { migrateUp } from '../../src/state/migrate.js';
 import { ChangeLog } from '../../src/state/changelog.js';
+import { migrateUp } from '../../src/state/migrate.js';
 import { PendingStore } from '../../src/state/pending.js';
 import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
 import { loadSample } from '../fixture/sample.js';
@@ -49,7 +49,8 @@ describe.each(DIALECTS)('kill -9 during a burst on %s', (dialect) => {
     expect(await differences(app, sim)).toEqual([]);
   });
   afterAll(async () => {
-    for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+    for (const c of children)
+      if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
     await app?.close();
     await sim?.close();
     await db?.drop();

@@ -33,7 +33,13 @@ describe.each(DIALECTS)('platform outage on %s', (dialect) => {
   afterAll(async () => p?.stop());
 
   const addService = (vgId: number, offer: '5010' | '5011' | '5012' | '5013') =>
-    knex('services').insert({ vg_id: vgId, tar_id: TARIFFS.tvServices, serv_cat_idx: categoryIdx(TARIFFS.tvServices, offer), timefrom: at(-60_000), state: 3 });
+    knex('services').insert({
+      vg_id: vgId,
+      tar_id: TARIFFS.tvServices,
+      serv_cat_idx: categoryIdx(TARIFFS.tvServices, offer),
+      timefrom: at(-60_000),
+      state: 3,
+    });
 
   it('backs off while the platform fails or hangs, keeps every change, converges after', async () => {
     const mark = p.mark();
@@ -48,9 +54,14 @@ describe.each(DIALECTS)('platform outage on %s', (dialect) => {
     await addService(A.svcExpired.vgId, '5013');
     await knex('vgroups').where({ vg_id: A.svcStopped.vgId }).update({ blocked: BlockCode.switchedOff });
     await sleep(300);
-    await knex('services').where({ vg_id: A.svcExpired.vgId, serv_cat_idx: categoryIdx(TARIFFS.tvServices, '5013') }).update({ timeto: at(-1000) });
+    await knex('services')
+      .where({ vg_id: A.svcExpired.vgId, serv_cat_idx: categoryIdx(TARIFFS.tvServices, '5013') })
+      .update({ timeto: at(-1000) });
 
-    await p.waitFor('health to report the platform down', async () => (await p.service.health()).platform.reachable === false);
+    await p.waitFor(
+      'health to report the platform down',
+      async () => (await p.service.health()).platform.reachable === false,
+    );
     expect((await p.service.health()).healthy).toBe(false);
     await sleep(4_500);
     // then the platform hangs: calls time out after 1 s
@@ -65,7 +76,11 @@ describe.each(DIALECTS)('platform outage on %s', (dialect) => {
     expect(await p.service.pending.count()).toBeGreaterThanOrEqual(4);
 
     p.sim.faults.clear();
-    await p.waitFor('convergence', async () => (await p.service.pending.count()) === 0 && (await differences(p.app, p.sim)).length === 0, 20_000);
+    await p.waitFor(
+      'convergence',
+      async () => (await p.service.pending.count()) === 0 && (await differences(p.app, p.sim)).length === 0,
+      20_000,
+    );
     expect((await p.service.health()).healthy).toBe(true);
     expect(p.subscriptionsOf(A.svcBasic.login)).toEqual(['100', '5010', '5011', '5012']);
     expect(p.sim.store.byName(`${USERNAME_PREFIX}${A.svcBasic.login}`)?.state?.status).toBe('active');
@@ -74,12 +89,19 @@ describe.each(DIALECTS)('platform outage on %s', (dialect) => {
 
   it('parks an account the platform refuses for good, with its reason, and the others flow', async () => {
     const refused = `${USERNAME_PREFIX}${A.svcExpired.login}`;
-    const rule = p.sim.faults.add({ kind: 'respond', status: 400, body: { error: 'Bad Request: simulated refusal' }, match: { username: refused } });
+    const rule = p.sim.faults.add({
+      kind: 'respond',
+      status: 400,
+      body: { error: 'Bad Request: simulated refusal' },
+      match: { username: refused },
+    });
     const mark = p.mark();
     await addService(A.svcExpired.vgId, '5011');
     await knex('agreements').where({ agrm_id: A.svcBlockedUser.agrmId }).update({ balance: '321' });
     await p.waitFor('the other account to flow', () =>
-      p.callsSince(mark).some((c) => c.text === `state ${USERNAME_PREFIX}${A.svcBlockedUser.login} suspended_manually 32100`),
+      p
+        .callsSince(mark)
+        .some((c) => c.text === `state ${USERNAME_PREFIX}${A.svcBlockedUser.login} suspended_manually 32100`),
     );
     const parked = await p.waitFor('the refused account to be parked', async () =>
       (await p.app.store.listParked()).find((x) => x.vgId === A.svcExpired.vgId),
@@ -96,7 +118,10 @@ describe.each(DIALECTS)('platform outage on %s', (dialect) => {
     // fixed on the platform's side; the next change of the account brings it back
     p.sim.faults.remove(rule.id);
     await knex('agreements').where({ agrm_id: A.svcExpired.agrmId }).update({ balance: '41' });
-    await p.waitFor('the account to be unparked', async () => !(await p.app.store.parkedIds()).has(A.svcExpired.vgId));
+    await p.waitFor(
+      'the account to be unparked',
+      async () => !(await p.app.store.parkedIds()).has(A.svcExpired.vgId),
+    );
     await p.waitFor('convergence', async () => (await differences(p.app, p.sim)).length === 0);
     expect(p.subscriptionsOf(A.svcExpired.login)).toEqual(['100', '5011']);
   });

@@ -42,7 +42,9 @@ describe('lbcore-lifestream run', () => {
   it('refuses a database `migrate` has not prepared, naming the command to run', async () => {
     const run = cli(['run', '--config', writeConfig(config)]);
     expect((await run.exited).code).toBe(2);
-    expect(run.output()).toMatch(/pending migrations: 001_account_state.*run `lbcore-lifestream migrate` first/);
+    expect(run.output()).toMatch(
+      /pending migrations: 001_account_state.*run `lbcore-lifestream migrate` first/,
+    );
   });
 
   it('serves /health, propagates, lets a second instance stand by, stops on SIGTERM', async () => {
@@ -57,7 +59,13 @@ describe('lbcore-lifestream run', () => {
       await run.waitForOutput(/propagating billing changes/);
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       expect(health.status).toBe(200);
-      expect(await health.json()).toMatchObject({ healthy: true, role: 'active', billing: { reachable: true }, capture: { mode: 'triggers' }, queue: { pending: 0 } });
+      expect(await health.json()).toMatchObject({
+        healthy: true,
+        role: 'active',
+        billing: { reachable: true },
+        capture: { mode: 'triggers' },
+        queue: { pending: 0 },
+      });
 
       const mark = lastSeq(sim);
       await db.knex('vgroups').where({ vg_id: A.svcBasic.vgId }).update({ blocked: 3 });
@@ -72,7 +80,10 @@ describe('lbcore-lifestream run', () => {
       const standby = cli(['run', '--config', writeConfig({ ...config, listen: `127.0.0.1:${port2}` })]);
       try {
         await standby.waitForOutput(/standing by/);
-        expect(await (await fetch(`http://127.0.0.1:${port2}/health`)).json()).toMatchObject({ role: 'standby', healthy: true });
+        expect(await (await fetch(`http://127.0.0.1:${port2}/health`)).json()).toMatchObject({
+          role: 'standby',
+          healthy: true,
+        });
       } finally {
         standby.child.kill('SIGTERM');
         expect((await standby.exited).code).toBe(0);

@@ -3,7 +3,11 @@ import { Circuit } from '../../src/reconcile/circuit.js';
 
 function circuit() {
   let now = 1_000_000;
-  const c = new Circuit({ failures: 3, minPauseMs: 1000, maxPauseMs: 8000 }, () => now, () => 1);
+  const c = new Circuit(
+    { failures: 3, minPauseMs: 1000, maxPauseMs: 8000 },
+    () => now,
+    () => 1,
+  );
   return { c, advance: (ms: number) => (now += ms), at: () => now };
 }
 

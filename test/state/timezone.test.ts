@@ -26,7 +26,9 @@ describe.each(DIALECTS)('a process outside UTC on %s', (dialect) => {
     expect(new Date('2026-07-01T10:00:00Z').getHours()).toBe(15);
     const store = new StateStore(db.knex, 'lifestream_');
     const nextAt = new Date('2026-07-01T10:00:00Z');
-    await store.save([{ vgId: 7, platformId: null, username: 'u', subscriptions: null, state: null, stateTs: null, nextAt }]);
+    await store.save([
+      { vgId: 7, platformId: null, username: 'u', subscriptions: null, state: null, stateTs: null, nextAt },
+    ]);
     expect((await store.get(7))?.nextAt?.toISOString()).toBe(nextAt.toISOString());
     expect(await store.due(new Date('2026-07-01T09:59:59Z'), 10)).toEqual([]);
     expect(await store.due(nextAt, 10)).toEqual([7]);

@@ -8,7 +8,11 @@ import { billingReader } from '../../src/billing/read.js';
 import type { Simulator } from '../../src/smotreshka/simulator/index.js';
 import { SAMPLE } from '../fixture/sample.js';
 
-export async function differences(app: App, sim: Simulator, vgIds: readonly number[] = SAMPLE.liveVgIds): Promise<string[]> {
+export async function differences(
+  app: App,
+  sim: Simulator,
+  vgIds: readonly number[] = SAMPLE.liveVgIds,
+): Promise<string[]> {
   const now = new Date();
   const accounts = await billingReader(app.knex).loadAccounts([...vgIds], now);
   const parked = await app.store.parkedIds();
@@ -23,11 +27,14 @@ export async function differences(app: App, sim: Simulator, vgIds: readonly numb
       continue;
     }
     const subs = [...actual.subscriptions].sort().join(',');
-    if (subs !== desired.subscriptions.join(',')) out.push(`${desired.username}: platform [${subs}], billing [${desired.subscriptions.join(',')}]`);
+    if (subs !== desired.subscriptions.join(','))
+      out.push(`${desired.username}: platform [${subs}], billing [${desired.subscriptions.join(',')}]`);
     const s = actual.state;
     const d = desired.state;
     if (!s || s.balance !== d.balance || s.status !== d.status || s.tvSuspended !== d.tvSuspended) {
-      out.push(`${desired.username}: platform state ${JSON.stringify(s ? { b: s.balance, s: s.status, t: s.tvSuspended } : null)}, billing ${JSON.stringify({ b: d.balance, s: d.status, t: d.tvSuspended })}`);
+      out.push(
+        `${desired.username}: platform state ${JSON.stringify(s ? { b: s.balance, s: s.status, t: s.tvSuspended } : null)}, billing ${JSON.stringify({ b: d.balance, s: d.status, t: d.tvSuspended })}`,
+      );
     }
   }
   return out;

@@ -5,15 +5,15 @@
 import { type App, createApp } from '../../src/app.js';
 import type { Dialect } from '../../src/billing/connect.js';
 import { type Config, parseConfig } from '../../src/config.js';
-import { silentLogger, type Logger } from '../../src/log.js';
+import { type Logger, silentLogger } from '../../src/log.js';
 import { syncAll } from '../../src/reconcile/sync.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { type Simulator, startSimulator } from '../../src/smotreshka/simulator/index.js';
 import { migrateUp } from '../../src/state/migrate.js';
 import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
 import { loadSample } from '../fixture/sample.js';
-import { type ChangeCall, changeCalls, lastSeq } from './platform-calls.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
+import { type ChangeCall, changeCalls, lastSeq } from './platform-calls.js';
 
 export const USERNAME_PREFIX = 'op_';
 
@@ -27,7 +27,11 @@ export interface Pipeline {
   mark(): number;
   callsSince(seq: number): ChangeCall[];
   /** waits until `check` holds (polling), or fails naming what was awaited */
-  waitFor<T>(what: string, check: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs?: number): Promise<T>;
+  waitFor<T>(
+    what: string,
+    check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
+    timeoutMs?: number,
+  ): Promise<T>;
   /** platform subscriptions of a login, sorted; null when the platform has no such account */
   subscriptionsOf(login: string): string[] | null;
   /** restarts the service on the same database and simulator (the App stays) */
@@ -44,12 +48,23 @@ export interface PipelineOptions {
   listen?: string | false;
 }
 
-export function testConfig(dialect: Dialect, billingUrl: string, platformUrl: string, extra: Record<string, unknown> = {}): Config {
+export function testConfig(
+  dialect: Dialect,
+  billingUrl: string,
+  platformUrl: string,
+  extra: Record<string, unknown> = {},
+): Config {
   const e = extra as Record<string, Record<string, unknown> | undefined>;
   return parseConfig({
     ...extra,
     billing: { client: dialect, connection: billingUrl, ...e.billing },
-    smotreshka: { url: platformUrl, usernamePrefix: USERNAME_PREFIX, retries: 1, timeoutMs: 3_000, ...e.smotreshka },
+    smotreshka: {
+      url: platformUrl,
+      usernamePrefix: USERNAME_PREFIX,
+      retries: 1,
+      timeoutMs: 3_000,
+      ...e.smotreshka,
+    },
     capture: { pollIntervalMs: 200, ...e.capture },
     queue: { retryMaxDelayMs: 2_000, circuitMaxPauseMs: 2_000, shutdownGraceMs: 2_000, ...e.queue },
   });
@@ -57,7 +72,11 @@ export function testConfig(dialect: Dialect, billingUrl: string, platformUrl: st
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export async function startPipeline(dialect: Dialect, label: string, opts: PipelineOptions = {}): Promise<Pipeline> {
+export async function startPipeline(
+  dialect: Dialect,
+  label: string,
+  opts: PipelineOptions = {},
+): Promise<Pipeline> {
   const db = await createTestDatabase(dialect, label);
   await createLanbillingSchema(db.knex, dialect);
   await loadSample(db.knex, dialect, new Date());

@@ -64,7 +64,13 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): RunChild {
     waitForOutput(re, timeoutMs = 30_000) {
       if (re.test(out)) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no output matching ${re} within ${timeoutMs} ms; output:\n${out.slice(-3000)}`)), timeoutMs);
+        const t = setTimeout(
+          () =>
+            reject(
+              new Error(`no output matching ${re} within ${timeoutMs} ms; output:\n${out.slice(-3000)}`),
+            ),
+          timeoutMs,
+        );
         waiters.push({
           re,
           resolve: () => {
@@ -74,7 +80,8 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): RunChild {
         });
         void exited.then(() => {
           clearTimeout(t);
-          if (!re.test(out)) reject(new Error(`exited before output matching ${re}; output:\n${out.slice(-3000)}`));
+          if (!re.test(out))
+            reject(new Error(`exited before output matching ${re}; output:\n${out.slice(-3000)}`));
         });
       });
     },

@@ -92,7 +92,10 @@ export class ChangeListener {
     this.connected = false;
     this.attempt++;
     const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(this.attempt - 1, 10));
-    this.opts.logger.warn({ err: err.message, retryInMs: delay }, 'change notifications unavailable; polling meanwhile, reconnecting');
+    this.opts.logger.warn(
+      { err: err.message, retryInMs: delay },
+      'change notifications unavailable; polling meanwhile, reconnecting',
+    );
     void this.dispose();
     this.retry = setTimeout(() => {
       this.retry = null;
