@@ -52,7 +52,14 @@ export class DebeziumCapture {
       onQueued: deps.onQueued,
       options: { debounceMs: config.capture.debounceMs },
     });
-    const locks = new AccountLocks({ client: config.billing.client, connection: config.billing.connection, prefix: app.migration.prefix });
+    // a lock and its release are one quick statement each, but on one session they queue behind
+    // each other: a session per four reconciles in flight keeps that wait off the latency
+    const locks = new AccountLocks({
+      client: config.billing.client,
+      connection: config.billing.connection,
+      prefix: app.migration.prefix,
+      sessions: Math.max(2, Math.ceil(config.queue.concurrency / 4)),
+    });
     return new DebeziumCapture(consumer, locks, topics.all);
   }
 

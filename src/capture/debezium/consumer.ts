@@ -19,6 +19,7 @@ import type { Logger } from '../../log.js';
 import type { CaptureErrors } from '../../state/capture-errors.js';
 import type { PendingEntry, PendingStore } from '../../state/pending.js';
 import type { StateStore } from '../../state/store.js';
+import { prefetchFanout } from '../prefetch.js';
 import { type Fanout, translate } from '../translate.js';
 import type { ChangeEvent } from '../types.js';
 import { type Decoded, decodeRecord, type StreamRecord } from './envelope.js';
@@ -38,6 +39,8 @@ export interface ConsumerStats {
   malformed: number;
   /** commit → arrival of the newest record seen, ms (Debezium's source time vs. this clock) */
   lastDelayMs: number | null;
+  /** of that: commit → Kafka Connect produced the record (Debezium's share), ms */
+  lastConnectDelayMs: number | null;
   lastRecordAt: Date | null;
   lastError: string | null;
   /** the last batch could not be queued: its partition is paused and retried */
@@ -56,6 +59,7 @@ export class DebeziumConsumer {
     changes: 0,
     malformed: 0,
     lastDelayMs: null as number | null,
+    lastConnectDelayMs: null as number | null,
     lastRecordAt: null as Date | null,
     lastError: null as string | null,
     failing: false,
@@ -103,7 +107,7 @@ export class DebeziumConsumer {
     let truncated = false;
     for (const record of batch.records) {
       const d = decodeRecord(record, this.deps.topics);
-      this.observe(d, now);
+      this.observe(d, record, now);
       if (d.kind === 'malformed') malformed.push({ ...d, record });
       else if (d.kind === 'change') {
         if (d.event.op === 'truncate') truncated = true;
@@ -113,7 +117,8 @@ export class DebeziumConsumer {
 
     let entries: PendingEntry[];
     try {
-      entries = await translate(events, this.deps.fanout, now);
+      // a batch can hold thousands of fan-out changes (a charging run): their lookups in parallel
+      entries = await translate(events, await prefetchFanout(events, this.deps.fanout, now), now);
       if (truncated) entries.push(...(await this.everyKnownAccount(`${batch.topic}/${batch.partition}`)));
     } catch (err) {
       this.backOff(batch, err);
@@ -164,10 +169,12 @@ export class DebeziumConsumer {
     }
   }
 
-  private observe(d: Decoded, now: Date): void {
+  private observe(d: Decoded, record: StreamRecord, now: Date): void {
     const sourceTs = d.kind === 'change' ? (d.event.committedAt?.getTime() ?? null) : d.kind === 'ignored' ? d.sourceTs : null;
     this.counters.lastRecordAt = now;
-    if (sourceTs !== null) this.counters.lastDelayMs = Math.max(0, now.getTime() - sourceTs);
+    if (sourceTs === null) return;
+    this.counters.lastDelayMs = Math.max(0, now.getTime() - sourceTs);
+    if (Number.isFinite(record.timestamp)) this.counters.lastConnectDelayMs = Math.max(0, record.timestamp - sourceTs);
   }
 
   /** The batch stays unacknowledged; its partition pauses and is fetched again after a back-off. */
