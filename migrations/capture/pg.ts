@@ -5,8 +5,9 @@
 // change. Row level rather than statement level with transition tables, because an UPDATE's old and
 // new transition tables would have to be joined by each table's key (service_categories has a
 // composite one, an operator's replica may have none), and the billing writes row by row anyway.
-// An UPDATE that changes nothing (`OLD.* IS NOT DISTINCT FROM NEW.*`) is skipped in the trigger's
-// WHEN clause, before the function is even called.
+// An UPDATE that changes none of the captured columns (src/capture/columns.ts: what the service
+// reads) is skipped in the trigger's WHEN clause, before the function is even called. The images
+// themselves are whole rows: to_jsonb is cheap here, and an operator reading the log sees it all.
 //
 // Statement level for the wake-up: after each statement on a captured table, one
 // `pg_notify('<prefix>changes', '')`. PostgreSQL delivers a notification only on commit and folds
@@ -17,6 +18,7 @@
 // Everything is created in the schema the migration runs in, and the function names the change-log
 // table with that schema, so writers with another search_path still hit it.
 import type { Knex } from 'knex';
+import { CAPTURED_COLUMNS } from '../../src/capture/columns.js';
 import { CAPTURED_TABLES } from '../../src/capture/types.js';
 import { type CaptureNames, ROW_OPS, type RowOp } from './names.js';
 import { captureRefusal, parsePgVersionNum } from './version.js';
@@ -54,6 +56,17 @@ export async function installPg(knex: Knex, n: CaptureNames): Promise<void> {
     if (r.rows[0].t === null) {
       throw new Error(
         `billing table "${table}" not found in schema "${schema}": trigger capture can't be installed`,
+      );
+    }
+    const c = await knex.raw(
+      'SELECT column_name AS name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?',
+      [schema, table],
+    );
+    const have = new Set(c.rows.map((x: { name: string }) => x.name));
+    const missing = CAPTURED_COLUMNS[table].filter((name) => !have.has(name));
+    if (missing.length > 0) {
+      throw new Error(
+        `billing table "${table}" lacks column(s) ${missing.join(', ')}: trigger capture can't be installed`,
       );
     }
   }
@@ -100,7 +113,11 @@ export async function installPg(knex: Knex, n: CaptureNames): Promise<void> {
     for (const op of ROW_OPS) {
       const name = n.rowTrigger(table, op);
       if (existing.has(name)) continue;
-      const when = op === 'upd' ? 'WHEN (OLD.* IS DISTINCT FROM NEW.*)' : '';
+      const cols = CAPTURED_COLUMNS[table].map(q);
+      const when =
+        op === 'upd'
+          ? `WHEN ((${cols.map((c) => `OLD.${c}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `NEW.${c}`).join(', ')}))`
+          : '';
       await knex.raw(
         `CREATE TRIGGER ${q(name)} AFTER ${EVENT[op]} ON ${target} FOR EACH ROW ${when} EXECUTE FUNCTION ${q(schema)}.${q(n.captureFunction)}()`,
       );
@@ -108,7 +125,8 @@ export async function installPg(knex: Knex, n: CaptureNames): Promise<void> {
     const notify = n.notifyTrigger(table);
     if (!existing.has(notify)) {
       await knex.raw(
-        `CREATE TRIGGER ${q(notify)} AFTER INSERT OR UPDATE OR DELETE ON ${target} FOR EACH STATEMENT EXECUTE FUNCTION ${q(schema)}.${q(n.notifyFunction)}()`,
+        // UPDATE OF: a statement that sets none of the captured columns wakes no one
+        `CREATE TRIGGER ${q(notify)} AFTER INSERT OR UPDATE OF ${CAPTURED_COLUMNS[table].map(q).join(', ')} OR DELETE ON ${target} FOR EACH STATEMENT EXECUTE FUNCTION ${q(schema)}.${q(n.notifyFunction)}()`,
       );
     }
   }

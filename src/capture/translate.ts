@@ -9,12 +9,13 @@
 //   service_categories     → every vgroup holding a service of that category that still matters
 //                            (uuid, service_type, enabled, archive)
 //
-// The fan-out tables are filtered by column: an UPDATE that changes none of the columns the
-// desired state reads (a card's phone, an agreement's last_mod_date) queues nothing, because on a
-// big card or catalogue row one pointless change would mean thousands of reconciles. The cheap
-// one-account tables are never filtered: a missed column there would be a silent bug, an extra
-// reconcile only costs a read. Inserts and deletes always count.
+// The fan-out tables are filtered by column (columns.ts): an UPDATE that changes none of the columns
+// the service reads (a card's phone, an agreement's last_mod_date) queues nothing, because on a big
+// card or catalogue row one pointless change would mean thousands of reconciles. The capture
+// triggers already skip such updates; Debezium streams every update, so the filter is here too.
+// Inserts and deletes always count.
 import type { PendingEntry } from '../state/pending.js';
+import { CAPTURED_COLUMNS } from './columns.js';
 import type { CapturedTable, ChangeEvent } from './types.js';
 
 /** The billing lookups the fan-out needs (src/billing/read.ts implements them). */
@@ -24,11 +25,11 @@ export interface Fanout {
   vgIdsHoldingCategory(tarId: number, servCatIdx: number, at?: Date): Promise<number[]>;
 }
 
-/** Columns whose change can change an account's desired state, per fan-out table. */
+/** Columns whose change can change an account's desired state, per fan-out table (the captured ones). */
 export const RELEVANT_COLUMNS: Partial<Record<CapturedTable, readonly string[]>> = {
-  agreements: ['agrm_id', 'uid', 'balance', 'credit', 'state', 'archive'],
-  accounts: ['uid', 'email', 'archive'],
-  service_categories: ['tar_id', 'serv_cat_idx', 'uuid', 'service_type', 'enabled', 'archive'],
+  agreements: CAPTURED_COLUMNS.agreements,
+  accounts: CAPTURED_COLUMNS.accounts,
+  service_categories: CAPTURED_COLUMNS.service_categories,
 };
 
 /** False for an UPDATE that changed none of the table's relevant columns. */
