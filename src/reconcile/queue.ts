@@ -91,6 +91,8 @@ export class PropagationQueue {
   private timer: NodeJS.Timeout | null = null;
   /** when `timer` fires (ms since epoch) */
   private timerAt = Number.POSITIVE_INFINITY;
+  /** later wake-ups waiting behind `timer`, in 10 ms buckets (at most a poll interval's worth) */
+  private readonly laterWakes = new Set<number>();
   private poll: NodeJS.Timeout | null = null;
   private counters = { reconciled: 0, failed: 0, lastError: null as string | null };
   /** finish() of the reconciles completing in one turn, in one round trip */
@@ -115,7 +117,7 @@ export class PropagationQueue {
        * several instances share the table (debezium mode): the account's cross-instance lock,
        * or null while another instance holds it
        */
-      claim?: (vgId: number) => Promise<AccountLock | null>;
+      claim?: (vgIds: number[]) => Promise<Map<number, AccountLock>>;
     },
   ) {
     const o = deps.options;
@@ -161,6 +163,7 @@ export class PropagationQueue {
     if (this.timer) clearTimeout(this.timer);
     this.poll = this.timer = null;
     this.timerAt = Number.POSITIVE_INFINITY;
+    this.laterWakes.clear();
     if (this.inFlight.size === 0) return 0;
     let t: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -211,9 +214,11 @@ export class PropagationQueue {
         }
         // one statement marks the whole batch started (see "Interrupted runs"); with a claim, the
         // mark is taken per account under its lock instead
-        const batchMarked = !this.deps.claim && fresh.length > 0;
-        if (batchMarked) await this.deps.pending.markStarted(fresh.map((a) => a.vgId));
-        for (const account of fresh) this.run(account, batchMarked);
+        if (this.deps.claim) await this.runClaimed(fresh, now);
+        else {
+          if (fresh.length > 0) await this.deps.pending.markStarted(fresh.map((a) => a.vgId));
+          for (const account of fresh) this.run(account, true);
+        }
         this.forgetCooled(now.getTime());
         // No look for the next not_before here: every one this process writes (debounce, spacing,
         // back-off) schedules its own wake-up, and the poll covers the rest.
@@ -240,54 +245,80 @@ export class PropagationQueue {
   /** Looks for due work again no later than `at` (ms since epoch); beyond the next poll, the poll does. */
   wakeAt(at: number): void {
     if (this.stopped) return;
-    const delay = Math.max(0, at - Date.now());
-    if (delay >= this.deps.options.pollMs || at >= this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
+    if (at - Date.now() >= this.deps.options.pollMs) return;
+    const bucket = Math.ceil(at / 10) * 10;
+    if (bucket >= this.timerAt) {
+      if (bucket > this.timerAt) this.laterWakes.add(bucket);
+      return;
+    }
+    // an earlier wake-up: the one it replaces waits its turn
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.laterWakes.add(this.timerAt);
+    }
+    this.arm(bucket);
+  }
+
+  private arm(at: number): void {
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      this.wake();
-    }, delay + 1);
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        const now = Date.now();
+        let next = Number.POSITIVE_INFINITY;
+        for (const t of this.laterWakes) {
+          if (t <= now) this.laterWakes.delete(t);
+          else if (t < next) next = t;
+        }
+        if (next !== Number.POSITIVE_INFINITY) {
+          this.laterWakes.delete(next);
+          this.arm(next);
+        }
+        this.wake();
+      },
+      Math.max(0, at - Date.now()) + 1,
+    );
     this.timer.unref();
   }
 
-  private run(account: PendingAccount, marked: boolean): void {
-    const job = this.reconcileOne(account, marked).finally(() => {
-      this.inFlight.delete(account.vgId);
-      this.wake();
-    });
-    this.inFlight.set(account.vgId, job);
+  /**
+   * Several instances share the table: the batch's locks in one statement, the rows read again
+   * under them (gone = reconciled elsewhere since listed; no longer due = rescheduled there), the
+   * rest marked started in one statement and run; each lock is released when its run ends.
+   */
+  private async runClaimed(fresh: PendingAccount[], now: Date): Promise<void> {
+    if (fresh.length === 0) return;
+    const { pending } = this.deps;
+    const locks = await this.deps.claim!(fresh.map((a) => a.vgId));
+    const releaseAll = (ids: Iterable<number>) => Promise.all([...ids].map((id) => locks.get(id)?.release()));
+    let rows: PendingAccount[];
+    try {
+      for (const a of fresh) {
+        if (locks.has(a.vgId)) continue;
+        // another instance is reconciling it: that one deletes the row or leaves it for a rerun
+        await pending.postpone(a.vgId, new Date(Date.now() + CLAIMED_ELSEWHERE_RETRY_MS));
+        this.wakeAt(Date.now() + CLAIMED_ELSEWHERE_RETRY_MS);
+      }
+      rows = await pending.dueOf([...locks.keys()], now);
+      if (rows.length > 0) await pending.markStarted(rows.map((a) => a.vgId));
+    } catch (err) {
+      await releaseAll(locks.keys());
+      throw err;
+    }
+    const running = new Set(rows.map((a) => a.vgId));
+    await releaseAll([...locks.keys()].filter((id) => !running.has(id)));
+    for (const account of rows) this.run(account, true, locks.get(account.vgId));
   }
 
-  private async reconcileOne(account: PendingAccount, marked: boolean): Promise<void> {
-    const { claim, pending } = this.deps;
-    if (!claim) return this.reconcileHeld(account, marked);
-    let lock: AccountLock | null;
-    try {
-      lock = await claim(account.vgId);
-    } catch (err) {
-      await this.failed(account, err); // the lock's session is gone: the database is in trouble
-      return;
-    }
-    if (!lock) {
-      // another instance is reconciling it: that one deletes the row or leaves it for a rerun
-      await pending
-        .postpone(account.vgId, new Date(Date.now() + CLAIMED_ELSEWHERE_RETRY_MS))
-        .catch(() => undefined);
-      this.wakeAt(Date.now() + CLAIMED_ELSEWHERE_RETRY_MS);
-      return;
-    }
-    try {
-      const now = await pending.get(account.vgId);
-      // gone = reconciled elsewhere since it was listed; not due = rescheduled there (hot spacing)
-      if (!now || now.notBefore.getTime() > Date.now()) return;
-      await this.reconcileHeld({ ...account, seq: now.seq, attempts: now.attempts }, false);
-    } catch (err) {
-      await this.failed(account, err);
-    } finally {
-      await lock.release();
-    }
+  private run(account: PendingAccount, marked: boolean, lock?: AccountLock): void {
+    const job = this.reconcileHeld(account, marked)
+      .finally(() => lock?.release())
+      .finally(() => {
+        this.inFlight.delete(account.vgId);
+        this.wake();
+      });
+    this.inFlight.set(account.vgId, job);
   }
 
   /** Reconciles an account this process alone works on now. */

@@ -173,6 +173,19 @@ describe.each(DIALECTS)('propagation queue on %s', (dialect) => {
     expect(runs.filter((r) => r.vgId === 3)).toHaveLength(1);
   });
 
+  it('an earlier wake-up does not cancel a later one', async () => {
+    const q = startQueue({ pollMs: 5_000 });
+    const t0 = Date.now();
+    await pending.enqueue(db.knex, [{ vgId: 31, reason: 'services', source: null }], new Date(), 300);
+    q.wakeAt(t0 + 300);
+    await pending.enqueue(db.knex, [{ vgId: 32, reason: 'services', source: null }], new Date(), 100);
+    q.wakeAt(t0 + 100);
+    await until(() => runs.length === 2, 3_000);
+    // both long before the 5 s poll
+    expect(runs.map((r) => r.vgId).sort()).toEqual([31, 32]);
+    expect(Math.max(...runs.map((r) => r.start)) - t0).toBeLessThan(1_000);
+  });
+
   it('a run left unfinished by a crash makes the next run a recovery run', async () => {
     await enqueue([5, 6]);
     // what a process killed in the middle of a reconcile leaves behind
