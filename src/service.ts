@@ -118,7 +118,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
       pollMs: 1_000,
     },
     onReconciled: (outcome) => timers.consider(outcome.record?.nextAt ?? null),
-    claim: debezium ? (vgId) => debezium.locks.tryLock(vgId) : undefined,
+    claim: debezium ? (vgIds) => debezium.locks.tryLockMany(vgIds) : undefined,
   });
   timers = new TimerLoop({ pending, store, logger: log, onQueued: () => queue.wake() });
   const reader = new ChangeLogReader({

@@ -217,7 +217,7 @@ export class PropagationQueue {
         if (this.deps.claim) await this.runClaimed(fresh, now);
         else {
           if (fresh.length > 0) await this.deps.pending.markStarted(fresh.map((a) => a.vgId));
-          for (const account of fresh) this.run(account, true);
+          for (const account of fresh) this.run(account);
         }
         this.forgetCooled(now.getTime());
         // No look for the next not_before here: every one this process writes (debounce, spacing,
@@ -308,11 +308,12 @@ export class PropagationQueue {
     }
     const running = new Set(rows.map((a) => a.vgId));
     await releaseAll([...locks.keys()].filter((id) => !running.has(id)));
-    for (const account of rows) this.run(account, true, locks.get(account.vgId));
+    for (const account of rows) this.run(account, locks.get(account.vgId));
   }
 
-  private run(account: PendingAccount, marked: boolean, lock?: AccountLock): void {
-    const job = this.reconcileHeld(account, marked)
+  /** Runs an account already marked started (and, with a claim, locked). */
+  private run(account: PendingAccount, lock?: AccountLock): void {
+    const job = this.reconcileHeld(account)
       .finally(() => lock?.release())
       .finally(() => {
         this.inFlight.delete(account.vgId);
@@ -322,14 +323,13 @@ export class PropagationQueue {
   }
 
   /** Reconciles an account this process alone works on now. */
-  private async reconcileHeld(account: PendingAccount, marked: boolean): Promise<void> {
+  private async reconcileHeld(account: PendingAccount): Promise<void> {
     const { pending, logger, options } = this.deps;
     const { vgId, seq } = account;
     const started = Date.now();
     if (options.hotIntervalMs > 0) this.lastStarted.set(vgId, started);
     let outcome: AccountOutcome;
     try {
-      if (!marked) await pending.markStarted([vgId]);
       outcome = await this.deps.reconcile(vgId, account.source ?? account.reason, {
         recovering: account.attempts > 0,
       });

@@ -6,10 +6,10 @@
 // Session-level database locks, as the leader lock (leader.ts): PostgreSQL advisory locks
 // (scoped to the database), MySQL/MariaDB named locks (server-wide, so the name carries the
 // database; several per session since MySQL 5.7.5 / MariaDB 10.0.2). A session holds any number
-// of them, so a few dedicated sessions serve all accounts: an account always uses the same one
-// (vg_id mod sessions), because only the session that took a lock can release it. Taking and
-// releasing are single fast statements, never held inside a transaction, so no snapshot is held
-// open while the platform is called.
+// of them, so a few dedicated sessions serve all accounts; a lock is released on the session that
+// took it (only that one can). A batch of accounts is locked in one statement; taking and releasing
+// are single fast statements, never inside a transaction, so no snapshot is held open while the
+// platform is called.
 //
 // If a session dies, the server frees its locks at once: a `kill -9` of an instance hands its
 // accounts over immediately. The instance that lost a session finds out at its next statement on
@@ -30,6 +30,8 @@ interface Session {
 export class AccountLocks {
   private readonly sessions: (Promise<Session> | null)[];
   private closed = false;
+  /** round robin over the sessions */
+  private next = 0;
 
   constructor(
     private readonly opts: {
@@ -46,20 +48,35 @@ export class AccountLocks {
 
   /** The lock of one account, or null when another session (another instance) holds it. */
   async tryLock(vgId: number): Promise<AccountLock | null> {
+    return (await this.tryLockMany([vgId])).get(vgId) ?? null;
+  }
+
+  /**
+   * The locks of several accounts in one statement on one session (a queue starting a batch of
+   * reconciles pays one round trip, not one per account); the accounts another session holds are
+   * left out. Each function in the select list is evaluated once, so no lock is taken twice.
+   */
+  async tryLockMany(vgIds: number[]): Promise<Map<number, AccountLock>> {
     if (this.closed) throw new Error('account locks are closed');
-    const slot = vgId % this.sessions.length;
+    const out = new Map<number, AccountLock>();
+    const ids = [...new Set(vgIds)];
+    if (ids.length === 0) return out;
+    const slot = this.next++ % this.sessions.length;
     const session = await this.session(slot);
-    const got = await this.run(slot, session, this.lockSql(), [this.name(vgId)]);
-    if (!truthy(got)) return null;
-    let released = false;
-    return {
-      release: async () => {
-        if (released) return;
-        released = true;
-        // a failed unlock means the session is gone, and the server freed the lock with it
-        await this.run(slot, session, this.unlockSql(), [this.name(vgId)]).catch(() => undefined);
-      },
-    };
+    const row = await this.run(slot, session, ids.map((_, i) => `${this.lockExpr()} AS l${i}`).join(', '), ids.map((id) => this.name(id)));
+    ids.forEach((vgId, i) => {
+      if (!truthy(row[`l${i}`])) return;
+      let released = false;
+      out.set(vgId, {
+        release: async () => {
+          if (released) return;
+          released = true;
+          // a failed unlock means the session is gone, and the server freed the lock with it
+          await this.run(slot, session, `${this.unlockExpr()} AS l0`, [this.name(vgId)]).catch(() => undefined);
+        },
+      });
+    });
+    return out;
   }
 
   async close(): Promise<void> {
@@ -72,17 +89,17 @@ export class AccountLocks {
     return `${this.opts.prefix}vg:${vgId}`;
   }
 
-  private lockSql(): string {
+  private lockExpr(): string {
     return this.opts.client === 'pg'
-      ? "SELECT pg_try_advisory_lock(hashtextextended('lbcore-lifestream:' || ?, 0)) AS got"
+      ? "pg_try_advisory_lock(hashtextextended('lbcore-lifestream:' || ?, 0))"
       : // vg_id first: truncation to MySQL's 64 characters only ever cuts the database name
-        "SELECT GET_LOCK(LEFT(CONCAT(?, '@', DATABASE()), 64), 0) AS got";
+        "GET_LOCK(LEFT(CONCAT(?, '@', DATABASE()), 64), 0)";
   }
 
-  private unlockSql(): string {
+  private unlockExpr(): string {
     return this.opts.client === 'pg'
-      ? "SELECT pg_advisory_unlock(hashtextextended('lbcore-lifestream:' || ?, 0)) AS got"
-      : "SELECT RELEASE_LOCK(LEFT(CONCAT(?, '@', DATABASE()), 64)) AS got";
+      ? "pg_advisory_unlock(hashtextextended('lbcore-lifestream:' || ?, 0))"
+      : "RELEASE_LOCK(LEFT(CONCAT(?, '@', DATABASE()), 64))";
   }
 
   private session(slot: number): Promise<Session> {
@@ -106,11 +123,12 @@ export class AccountLocks {
     return s;
   }
 
-  private async run(slot: number, session: Session, sql: string, bindings: string[]): Promise<unknown> {
+  /** `SELECT <select list>` on the session; its one row. */
+  private async run(slot: number, session: Session, select: string, bindings: string[]): Promise<Record<string, unknown>> {
     try {
-      const r = await session.knex.raw(sql, bindings).connection(session.conn);
-      const rows = this.opts.client === 'pg' ? (r as { rows: { got: unknown }[] }).rows : (r as [{ got: unknown }[]])[0];
-      return rows[0]?.got;
+      const r = await session.knex.raw(`SELECT ${select}`, bindings).connection(session.conn);
+      const rows = this.opts.client === 'pg' ? (r as { rows: Record<string, unknown>[] }).rows : (r as [Record<string, unknown>[]])[0];
+      return rows[0] ?? {};
     } catch (err) {
       // the session is broken (its locks went with it): replace it for the next caller
       const current = this.sessions[slot];

@@ -93,6 +93,26 @@ export class PendingStore {
   }
 
   /**
+   * Of these accounts, the rows still due at `at`, as they are now. With several instances on the
+   * table (debezium mode) the queue reads its batch again once it holds the accounts' locks:
+   * another instance may have reconciled and deleted a row, or bumped its seq, since it was listed.
+   */
+  async dueOf(vgIds: number[], at: Date): Promise<PendingAccount[]> {
+    if (vgIds.length === 0) return [];
+    const rows = await this.knex(this.table)
+      .select('vg_id', 'seq', 'reason', 'source', 'attempts')
+      .whereIn('vg_id', vgIds)
+      .where('not_before', '<=', at);
+    return rows.map((r) => ({
+      vgId: Number(r.vg_id),
+      seq: Number(r.seq),
+      reason: String(r.reason),
+      source: r.source ?? null,
+      attempts: Number(r.attempts),
+    }));
+  }
+
+  /**
    * The account was reconciled as of `seq`. True = done (row deleted). False = it changed again
    * meanwhile: it stays queued, not before `notBefore` (spacing of a hot account).
    */

@@ -48,7 +48,7 @@ describe.each(DIALECTS)('one pending table, two instances, on %s', (dialect) => 
       },
       logger: silentLogger,
       options: { ...DEFAULT_QUEUE_OPTIONS, concurrency: 8, hotIntervalMs: 0, pollMs: 100, retryMinMs: 50, retryMaxMs: 200 },
-      claim: (vgId) => lock.tryLock(vgId),
+      claim: (vgIds) => lock.tryLockMany(vgIds),
     });
     queues.push(queue);
     locks.push(lock);
