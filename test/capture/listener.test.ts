@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A TCP proxy to PostgreSQL that can be switched off (every connection cut, new ones refused) and on. */
-class Proxy {
+class TcpProxy {
   private server: Server | null = null;
   private sockets = new Set<Socket>();
   constructor(
@@ -48,14 +48,14 @@ async function freePort(): Promise<number> {
 
 describe('the change listener on PostgreSQL', () => {
   let db: TestDatabase;
-  let proxy: Proxy;
+  let proxy: TcpProxy;
   let listener: ChangeListener;
   const channel = 'lifestream_changes';
 
   beforeAll(async () => {
     db = await createTestDatabase('pg', 'listen');
     const u = new URL(db.url);
-    proxy = new Proxy(await freePort(), { host: u.hostname, port: Number(u.port || 5432) });
+    proxy = new TcpProxy(await freePort(), { host: u.hostname, port: Number(u.port || 5432) });
     await proxy.on();
   });
   afterAll(async () => {
