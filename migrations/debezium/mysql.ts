@@ -33,18 +33,26 @@ export async function readBinlogSettings(knex: Knex): Promise<BinlogSettings> {
 export function binlogProblems(s: BinlogSettings): string[] {
   const problems: string[] = [];
   const on = (v: string | null) => v !== null && ['1', 'ON'].includes(v.toUpperCase());
-  if (!on(s.logBin)) problems.push(`log_bin is ${s.logBin ?? 'unset'}: the binary log is off (my.cnf: log_bin = <base name>, then restart)`);
-  if ((s.binlogFormat ?? '').toUpperCase() !== 'ROW') problems.push(`binlog_format is ${s.binlogFormat ?? 'unset'}, needs ROW (my.cnf: binlog_format = ROW)`);
+  if (!on(s.logBin))
+    problems.push(
+      `log_bin is ${s.logBin ?? 'unset'}: the binary log is off (my.cnf: log_bin = <base name>, then restart)`,
+    );
+  if ((s.binlogFormat ?? '').toUpperCase() !== 'ROW')
+    problems.push(`binlog_format is ${s.binlogFormat ?? 'unset'}, needs ROW (my.cnf: binlog_format = ROW)`);
   if (s.binlogRowImage !== null && s.binlogRowImage.toUpperCase() !== 'FULL') {
     problems.push(`binlog_row_image is ${s.binlogRowImage}, needs FULL (my.cnf: binlog_row_image = FULL)`);
   }
-  if (!s.serverId || Number(s.serverId) === 0) problems.push('server_id is 0: a server without one can\'t serve a binlog reader (my.cnf: server_id = <unique number>)');
+  if (!s.serverId || Number(s.serverId) === 0)
+    problems.push(
+      "server_id is 0: a server without one can't serve a binlog reader (my.cnf: server_id = <unique number>)",
+    );
   return problems;
 }
 
 export async function checkMysqlForDebezium(knex: Knex): Promise<void> {
   const problems = binlogProblems(await readBinlogSettings(knex));
-  if (problems.length) throw new Error(`MySQL/MariaDB is not ready for Debezium capture: ${problems.join('; ')}`);
+  if (problems.length)
+    throw new Error(`MySQL/MariaDB is not ready for Debezium capture: ${problems.join('; ')}`);
 }
 
 export async function installMysql(knex: Knex, n: DebeziumNames): Promise<void> {

@@ -40,13 +40,21 @@ export async function checkPgForDebezium(knex: Knex): Promise<void> {
   const [wal] = await rows<{ wal_level: string }>(knex, 'SHOW wal_level');
   const [slots] = await rows<{ max_replication_slots: string }>(knex, 'SHOW max_replication_slots');
   const problems: string[] = [];
-  if (wal?.wal_level !== 'logical') problems.push(`wal_level is "${wal?.wal_level}", needs "logical" (postgresql.conf: wal_level = logical, then restart the server)`);
-  if (Number(slots?.max_replication_slots) < 1) problems.push('max_replication_slots is 0: Debezium needs a replication slot');
-  if (problems.length) throw new Error(`PostgreSQL is not ready for Debezium capture: ${problems.join('; ')}`);
+  if (wal?.wal_level !== 'logical')
+    problems.push(
+      `wal_level is "${wal?.wal_level}", needs "logical" (postgresql.conf: wal_level = logical, then restart the server)`,
+    );
+  if (Number(slots?.max_replication_slots) < 1)
+    problems.push('max_replication_slots is 0: Debezium needs a replication slot');
+  if (problems.length)
+    throw new Error(`PostgreSQL is not ready for Debezium capture: ${problems.join('; ')}`);
 }
 
 /** Each captured table's replica identity: d(efault), n(othing), f(ull) or i(ndex), with the index. */
-async function replicaIdentities(knex: Knex, schema: string): Promise<Map<string, { identity: string; index: string | null }>> {
+async function replicaIdentities(
+  knex: Knex,
+  schema: string,
+): Promise<Map<string, { identity: string; index: string | null }>> {
   const list = await rows<{ table: string; identity: string; index: string | null }>(
     knex,
     `SELECT c.relname AS "table", c.relreplident AS identity,
@@ -61,9 +69,11 @@ async function replicaIdentities(knex: Knex, schema: string): Promise<Map<string
 async function publishedTables(knex: Knex, publication: string): Promise<Set<string> | null> {
   const exists = await rows(knex, 'SELECT 1 FROM pg_publication WHERE pubname = ?', [publication]);
   if (exists.length === 0) return null;
-  const list = await rows<{ t: string }>(knex, 'SELECT tablename AS t FROM pg_publication_tables WHERE pubname = ? AND schemaname = current_schema()', [
-    publication,
-  ]);
+  const list = await rows<{ t: string }>(
+    knex,
+    'SELECT tablename AS t FROM pg_publication_tables WHERE pubname = ? AND schemaname = current_schema()',
+    [publication],
+  );
   return new Set(list.map((r) => r.t));
 }
 
@@ -84,11 +94,15 @@ export async function installPg(knex: Knex, n: DebeziumNames): Promise<void> {
   const identities = await replicaIdentities(knex, schema);
   const absent = CAPTURED_TABLES.filter((table) => !identities.has(table));
   if (absent.length) {
-    throw new Error(`billing table(s) ${absent.map((a) => `"${a}"`).join(', ')} not found in schema "${schema}": Debezium capture can't be installed`);
+    throw new Error(
+      `billing table(s) ${absent.map((a) => `"${a}"`).join(', ')} not found in schema "${schema}": Debezium capture can't be installed`,
+    );
   }
   const t = (name: string) => `${q(schema)}.${q(name)}`;
   try {
-    await knex.raw(`CREATE TABLE IF NOT EXISTS ${t(n.heartbeat)} (id int PRIMARY KEY, ts timestamptz NOT NULL)`);
+    await knex.raw(
+      `CREATE TABLE IF NOT EXISTS ${t(n.heartbeat)} (id int PRIMARY KEY, ts timestamptz NOT NULL)`,
+    );
     await knex.raw(
       `COMMENT ON TABLE ${t(n.heartbeat)} IS 'lbcore-lifestream: Debezium heartbeat, keeps the replication slot moving (remove with: lbcore-lifestream migrate --uninstall)'`,
     );
@@ -100,11 +114,10 @@ export async function installPg(knex: Knex, n: DebeziumNames): Promise<void> {
     for (const table of CAPTURED_TABLES) {
       const was = identities.get(table)!;
       // the first install remembers the original; a repeated one must not record our own FULL
-      await knex.raw(`INSERT INTO ${t(n.replicaIdentity)} (table_name, identity, index_name) VALUES (?, ?, ?) ON CONFLICT (table_name) DO NOTHING`, [
-        table,
-        was.identity,
-        was.index,
-      ]);
+      await knex.raw(
+        `INSERT INTO ${t(n.replicaIdentity)} (table_name, identity, index_name) VALUES (?, ?, ?) ON CONFLICT (table_name) DO NOTHING`,
+        [table, was.identity, was.index],
+      );
       if (was.identity !== 'f') await knex.raw(`ALTER TABLE ${t(table)} REPLICA IDENTITY FULL`);
     }
     const wanted = [...CAPTURED_TABLES, n.heartbeat];
@@ -113,7 +126,8 @@ export async function installPg(knex: Knex, n: DebeziumNames): Promise<void> {
       await knex.raw(`CREATE PUBLICATION ${q(n.publication)} FOR TABLE ${wanted.map(t).join(', ')}`);
     } else {
       const missing = wanted.filter((name) => !published.has(name));
-      if (missing.length) await knex.raw(`ALTER PUBLICATION ${q(n.publication)} ADD TABLE ${missing.map(t).join(', ')}`);
+      if (missing.length)
+        await knex.raw(`ALTER PUBLICATION ${q(n.publication)} ADD TABLE ${missing.map(t).join(', ')}`);
     }
     await createCaptureErrorsTable(knex, n.captureErrors);
   } catch (err) {
@@ -136,7 +150,9 @@ export async function missingPg(knex: Knex, n: DebeziumNames): Promise<string[]>
   }
   const published = await publishedTables(knex, n.publication);
   if (published === null) missing.push(`publication ${n.publication}`);
-  else for (const table of [...CAPTURED_TABLES, n.heartbeat]) if (!published.has(table)) missing.push(`${table} in publication ${n.publication}`);
+  else
+    for (const table of [...CAPTURED_TABLES, n.heartbeat])
+      if (!published.has(table)) missing.push(`${table} in publication ${n.publication}`);
   for (const [table, { identity }] of await replicaIdentities(knex, schema)) {
     if (identity !== 'f') missing.push(`REPLICA IDENTITY FULL on ${table}`);
   }
@@ -144,7 +160,10 @@ export async function missingPg(knex: Knex, n: DebeziumNames): Promise<string[]>
 }
 
 /** The service's replication slots in this database (the connector creates them). */
-export async function ownSlots(knex: Knex, n: DebeziumNames): Promise<{ name: string; activePid: number | null }[]> {
+export async function ownSlots(
+  knex: Knex,
+  n: DebeziumNames,
+): Promise<{ name: string; activePid: number | null }[]> {
   const list = await rows<{ slot_name: string; active_pid: number | null }>(
     knex,
     'SELECT slot_name, active_pid FROM pg_replication_slots WHERE database = current_database() AND left(slot_name, length(?)) = ?',
@@ -157,14 +176,19 @@ export async function ownSlots(knex: Knex, n: DebeziumNames): Promise<{ name: st
 export async function dropSlot(knex: Knex, name: string, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const [slot] = await rows<{ active_pid: number | null }>(knex, 'SELECT active_pid FROM pg_replication_slots WHERE slot_name = ?', [name]);
+    const [slot] = await rows<{ active_pid: number | null }>(
+      knex,
+      'SELECT active_pid FROM pg_replication_slots WHERE slot_name = ?',
+      [name],
+    );
     if (!slot) return;
     if (slot.active_pid) await knex.raw('SELECT pg_terminate_backend(?)', [slot.active_pid]);
     try {
       await knex.raw('SELECT pg_drop_replication_slot(?)', [name]);
       return;
     } catch (err) {
-      if (Date.now() > end) throw new Error(`cannot drop replication slot ${name}: ${(err as Error).message}`);
+      if (Date.now() > end)
+        throw new Error(`cannot drop replication slot ${name}: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -177,12 +201,19 @@ export async function removePg(knex: Knex, n: DebeziumNames): Promise<void> {
   const t = (name: string) => `${q(schema)}.${q(name)}`;
   await knex.raw(`DROP PUBLICATION IF EXISTS ${q(n.publication)}`);
   if (await knex.schema.hasTable(n.replicaIdentity)) {
-    const originals = await rows<{ table_name: string; identity: string; index_name: string | null }>(knex, `SELECT * FROM ${t(n.replicaIdentity)}`);
+    const originals = await rows<{ table_name: string; identity: string; index_name: string | null }>(
+      knex,
+      `SELECT * FROM ${t(n.replicaIdentity)}`,
+    );
     const now = await replicaIdentities(knex, schema);
     for (const o of originals) {
       if (!now.has(o.table_name) || o.identity === 'f') continue;
       const clause =
-        o.identity === 'n' ? 'NOTHING' : o.identity === 'i' && o.index_name ? `USING INDEX ${q(o.index_name)}` : 'DEFAULT';
+        o.identity === 'n'
+          ? 'NOTHING'
+          : o.identity === 'i' && o.index_name
+            ? `USING INDEX ${q(o.index_name)}`
+            : 'DEFAULT';
       await knex.raw(`ALTER TABLE ${t(o.table_name)} REPLICA IDENTITY ${clause}`);
     }
   }

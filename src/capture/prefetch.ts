@@ -9,7 +9,12 @@ import pLimit from 'p-limit';
 import { affectedAccounts, type Fanout } from './translate.js';
 import type { ChangeEvent } from './types.js';
 
-export async function prefetchFanout(events: ChangeEvent[], fanout: Fanout, at: Date, concurrency = 8): Promise<Fanout> {
+export async function prefetchFanout(
+  events: ChangeEvent[],
+  fanout: Fanout,
+  at: Date,
+  concurrency = 8,
+): Promise<Fanout> {
   const wanted = new Map<string, () => Promise<number[]>>();
   const recorder: Fanout = {
     vgIdsOfAgreement: async (id) => {
@@ -32,6 +37,7 @@ export async function prefetchFanout(events: ChangeEvent[], fanout: Fanout, at: 
   return {
     vgIdsOfAgreement: async (id) => found.get(`a${id}`) ?? fanout.vgIdsOfAgreement(id),
     vgIdsOfCard: async (uid) => found.get(`c${uid}`) ?? fanout.vgIdsOfCard(uid),
-    vgIdsHoldingCategory: async (tar, idx, when) => found.get(`s${tar}/${idx}`) ?? fanout.vgIdsHoldingCategory(tar, idx, when ?? at),
+    vgIdsHoldingCategory: async (tar, idx, when) =>
+      found.get(`s${tar}/${idx}`) ?? fanout.vgIdsHoldingCategory(tar, idx, when ?? at),
   };
 }

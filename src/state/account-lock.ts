@@ -63,7 +63,12 @@ export class AccountLocks {
     if (ids.length === 0) return out;
     const slot = this.next++ % this.sessions.length;
     const session = await this.session(slot);
-    const row = await this.run(slot, session, ids.map((_, i) => `${this.lockExpr()} AS l${i}`).join(', '), ids.map((id) => this.name(id)));
+    const row = await this.run(
+      slot,
+      session,
+      ids.map((_, i) => `${this.lockExpr()} AS l${i}`).join(', '),
+      ids.map((id) => this.name(id)),
+    );
     ids.forEach((vgId, i) => {
       if (!truthy(row[`l${i}`])) return;
       let released = false;
@@ -72,7 +77,9 @@ export class AccountLocks {
           if (released) return;
           released = true;
           // a failed unlock means the session is gone, and the server freed the lock with it
-          await this.run(slot, session, `${this.unlockExpr()} AS l0`, [this.name(vgId)]).catch(() => undefined);
+          await this.run(slot, session, `${this.unlockExpr()} AS l0`, [this.name(vgId)]).catch(
+            () => undefined,
+          );
         },
       });
     });
@@ -124,10 +131,18 @@ export class AccountLocks {
   }
 
   /** `SELECT <select list>` on the session; its one row. */
-  private async run(slot: number, session: Session, select: string, bindings: string[]): Promise<Record<string, unknown>> {
+  private async run(
+    slot: number,
+    session: Session,
+    select: string,
+    bindings: string[],
+  ): Promise<Record<string, unknown>> {
     try {
       const r = await session.knex.raw(`SELECT ${select}`, bindings).connection(session.conn);
-      const rows = this.opts.client === 'pg' ? (r as { rows: Record<string, unknown>[] }).rows : (r as [Record<string, unknown>[]])[0];
+      const rows =
+        this.opts.client === 'pg'
+          ? (r as { rows: Record<string, unknown>[] }).rows
+          : (r as [Record<string, unknown>[]])[0];
       return rows[0] ?? {};
     } catch (err) {
       // the session is broken (its locks went with it): replace it for the next caller

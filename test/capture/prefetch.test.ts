@@ -6,7 +6,12 @@ import { type Fanout, translate } from '../../src/capture/translate.js';
 import type { ChangeEvent } from '../../src/capture/types.js';
 
 const at = new Date('2026-11-25T12:00:00Z');
-const ev = (table: ChangeEvent['table'], before: Record<string, unknown> | null, after: Record<string, unknown> | null, position: string): ChangeEvent => ({
+const ev = (
+  table: ChangeEvent['table'],
+  before: Record<string, unknown> | null,
+  after: Record<string, unknown> | null,
+  position: string,
+): ChangeEvent => ({
   table,
   op: before && after ? 'update' : after ? 'insert' : 'delete',
   before,
@@ -37,8 +42,15 @@ function slowFanout() {
 
 describe('prefetchFanout', () => {
   const events: ChangeEvent[] = [
-    ...Array.from({ length: 40 }, (_, i) => ev('agreements', { agrm_id: i % 20, balance: '1' }, { agrm_id: i % 20, balance: `${i + 2}` }, `p${i}`)),
-    ev('agreements', { agrm_id: 99, balance: '1', number: 'a' }, { agrm_id: 99, balance: '1', number: 'b' }, 'irrelevant'),
+    ...Array.from({ length: 40 }, (_, i) =>
+      ev('agreements', { agrm_id: i % 20, balance: '1' }, { agrm_id: i % 20, balance: `${i + 2}` }, `p${i}`),
+    ),
+    ev(
+      'agreements',
+      { agrm_id: 99, balance: '1', number: 'a' },
+      { agrm_id: 99, balance: '1', number: 'b' },
+      'irrelevant',
+    ),
     ev('accounts', { uid: 7, email: 'a@x' }, { uid: 7, email: 'b@x' }, 'card'),
     ev('service_categories', null, { tar_id: 3, serv_cat_idx: 4, uuid: '100' }, 'cat'),
     ev('services', { vg_id: 5 }, { vg_id: 6 }, 'svc'),

@@ -14,7 +14,11 @@ import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/db.j
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -22,7 +26,15 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
   }
 }
 
-const outcome = (vgId: number): AccountOutcome => ({ vgId, username: '', found: [], made: [], remaining: [], record: null, park: null });
+const outcome = (vgId: number): AccountOutcome => ({
+  vgId,
+  username: '',
+  found: [],
+  made: [],
+  remaining: [],
+  record: null,
+  park: null,
+});
 
 describe.each(DIALECTS)('one pending table, two instances, on %s', (dialect) => {
   let db: TestDatabase;
@@ -34,7 +46,12 @@ describe.each(DIALECTS)('one pending table, two instances, on %s', (dialect) => 
   let locks: AccountLocks[] = [];
 
   const instance = (who: string, lockSessions = 2) => {
-    const lock = new AccountLocks({ client: dialect, connection: db.url, prefix: 'lifestream_', sessions: lockSessions });
+    const lock = new AccountLocks({
+      client: dialect,
+      connection: db.url,
+      prefix: 'lifestream_',
+      sessions: lockSessions,
+    });
     const queue = new PropagationQueue({
       pending: new PendingStore(db.knex, 'lifestream_', dialect),
       reconcile: async (vgId) => {
@@ -47,7 +64,14 @@ describe.each(DIALECTS)('one pending table, two instances, on %s', (dialect) => 
         return outcome(vgId);
       },
       logger: silentLogger,
-      options: { ...DEFAULT_QUEUE_OPTIONS, concurrency: 8, hotIntervalMs: 0, pollMs: 100, retryMinMs: 50, retryMaxMs: 200 },
+      options: {
+        ...DEFAULT_QUEUE_OPTIONS,
+        concurrency: 8,
+        hotIntervalMs: 0,
+        pollMs: 100,
+        retryMinMs: 50,
+        retryMaxMs: 200,
+      },
       claim: (vgIds) => lock.tryLockMany(vgIds),
     });
     queues.push(queue);
@@ -56,7 +80,11 @@ describe.each(DIALECTS)('one pending table, two instances, on %s', (dialect) => 
     return { queue, lock };
   };
   const enqueue = async (vgIds: number[]) => {
-    await pending.enqueue(db.knex, vgIds.map((vgId) => ({ vgId, reason: 'services', source: null })), new Date());
+    await pending.enqueue(
+      db.knex,
+      vgIds.map((vgId) => ({ vgId, reason: 'services', source: null })),
+      new Date(),
+    );
     for (const q of queues) q.wake();
   };
 
@@ -134,7 +162,7 @@ describe.each(DIALECTS)('one pending table, two instances, on %s', (dialect) => 
     expect(runs.filter((r) => r.vgId === 9)).toEqual([]);
   });
 
-  it('a lock is free the moment its holder\'s session dies, and the holder opens a new session', async () => {
+  it("a lock is free the moment its holder's session dies, and the holder opens a new session", async () => {
     const { lock } = instance('A', 1);
     const other = new AccountLocks({ client: dialect, connection: db.url, prefix: 'lifestream_' });
     locks.push(other);

@@ -29,10 +29,20 @@ export interface DebeziumPipeline {
 }
 
 /** The part of a config that puts a pipeline on the stack under its own names. */
-export function debeziumCapture(prefix: string, connector: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function debeziumCapture(
+  prefix: string,
+  connector: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     mode: 'debezium',
-    kafka: { brokers: [BROKER], topicPrefix: prefix, groupId: prefix, clientId: prefix, sessionTimeoutMs: 6_000 },
+    kafka: {
+      brokers: [BROKER],
+      topicPrefix: prefix,
+      groupId: prefix,
+      clientId: prefix,
+      sessionTimeoutMs: 6_000,
+    },
     connect: { url: CONNECT_URL, connectorName: connector, settings: { HEARTBEAT_INTERVAL_MS: '1000' } },
     ...extra,
   };
@@ -45,11 +55,17 @@ export function uniqueNames(label: string): { prefix: string; connector: string 
 
 /** Removes a pipeline's Kafka-side traces: its topics (and MySQL schema history) and groups. */
 export async function dropKafkaTraces(prefix: string): Promise<void> {
-  const kafka = new Kafka({ clientId: 'lifestream-test-cleanup', brokers: [BROKER], logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'lifestream-test-cleanup',
+    brokers: [BROKER],
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   try {
     await admin.connect();
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`) || t.endsWith(`.${prefix}`));
+    const mine = (await admin.listTopics()).filter(
+      (t) => t.startsWith(`${prefix}.`) || t.endsWith(`.${prefix}`),
+    );
     if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
     await admin.deleteGroups([prefix, `${prefix}-schemahistory`]).catch(() => undefined);
   } catch {
@@ -59,7 +75,11 @@ export async function dropKafkaTraces(prefix: string): Promise<void> {
   }
 }
 
-export async function startDebeziumPipeline(dialect: Dialect, label: string, opts: PipelineOptions & { capture?: Record<string, unknown> } = {}): Promise<DebeziumPipeline> {
+export async function startDebeziumPipeline(
+  dialect: Dialect,
+  label: string,
+  opts: PipelineOptions & { capture?: Record<string, unknown> } = {},
+): Promise<DebeziumPipeline> {
   const { prefix, connector } = uniqueNames(label);
   const p = await startPipeline(dialect, label, {
     ...opts,
@@ -84,8 +104,12 @@ export async function startDebeziumPipeline(dialect: Dialect, label: string, opt
       let n = 0;
       // the template vgroup: never an account, so the reconcile this queues makes no call
       while (!p.service.debezium?.stats().lastRecordAt) {
-        if (Date.now() > end) throw new Error(`connector ${connector}: no change reached the consumer within ${timeoutMs} ms`);
-        await p.db.knex('vgroups').where({ vg_id: 1500 }).update({ descr: `probe ${++n}` });
+        if (Date.now() > end)
+          throw new Error(`connector ${connector}: no change reached the consumer within ${timeoutMs} ms`);
+        await p.db
+          .knex('vgroups')
+          .where({ vg_id: 1500 })
+          .update({ descr: `probe ${++n}` });
         await new Promise((r) => setTimeout(r, 300));
       }
     },
@@ -93,7 +117,9 @@ export async function startDebeziumPipeline(dialect: Dialect, label: string, opt
       await p.service?.stop().catch(() => undefined);
       await uninstallConnector(p.config, p.app.knex).catch(() => undefined);
       if (dialect === 'pg') {
-        for (const slot of await ownSlots(p.app.knex, debeziumNames(p.config.state.tablePrefix)).catch(() => [])) {
+        for (const slot of await ownSlots(p.app.knex, debeziumNames(p.config.state.tablePrefix)).catch(
+          () => [],
+        )) {
           await dropSlot(p.app.knex, slot.name).catch(() => undefined);
         }
       }

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 
 export const BROKER = process.env.LIFESTREAM_TEST_KAFKA ?? '127.0.0.1:9092';
 export const CONNECT_URL = process.env.LIFESTREAM_TEST_CONNECT ?? 'http://127.0.0.1:8083';
-const DEBEZIUM = ['io.debezium.connector.postgresql.PostgresConnector', 'io.debezium.connector.mariadb.MariaDbConnector'];
+const DEBEZIUM = [
+  'io.debezium.connector.postgresql.PostgresConnector',
+  'io.debezium.connector.mariadb.MariaDbConnector',
+];
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -95,7 +98,8 @@ export async function useStack(label: string, timeoutMs = 600_000): Promise<() =
     writeFileSync(me, String(process.pid));
     if (!exclusiveHeld()) return () => unlinkSync(me);
     unlinkSync(me);
-    if (Date.now() > end) throw new Error(`[${label}] the stack stayed locked by a restart test for ${timeoutMs} ms`);
+    if (Date.now() > end)
+      throw new Error(`[${label}] the stack stayed locked by a restart test for ${timeoutMs} ms`);
     await sleep(500);
   }
 }
@@ -125,7 +129,9 @@ export async function lockStackExclusively(label: string, timeoutMs = 600_000): 
   while (liveUsers().length > 0) {
     if (Date.now() > end) {
       unlinkSync(EXCLUSIVE);
-      throw new Error(`[${label}] other test files kept using the stack for ${timeoutMs} ms: ${liveUsers().join(', ')}`);
+      throw new Error(
+        `[${label}] other test files kept using the stack for ${timeoutMs} ms: ${liveUsers().join(', ')}`,
+      );
     }
     await sleep(500);
   }

@@ -31,13 +31,21 @@ export class DebeziumCapture {
     readonly topics: string[],
   ) {}
 
-  static async create(app: App, deps: { pending: PendingStore; logger: Logger; onQueued: () => void }): Promise<DebeziumCapture> {
+  static async create(
+    app: App,
+    deps: { pending: PendingStore; logger: Logger; onQueued: () => void },
+  ): Promise<DebeziumCapture> {
     const { config, knex, store } = app;
     const topics = await topicsFor(config, knex);
     const k = config.capture.kafka;
     const stream = createChangeStream(
       k,
-      { groupId: k.groupId, topics: topics.all, sessionTimeoutMs: k.sessionTimeoutMs, concurrency: Math.min(topics.all.length, 4) },
+      {
+        groupId: k.groupId,
+        topics: topics.all,
+        sessionTimeoutMs: k.sessionTimeoutMs,
+        concurrency: Math.min(topics.all.length, 4),
+      },
       deps.logger,
     );
     const consumer = new DebeziumConsumer({

@@ -32,7 +32,11 @@ export class ConnectClient {
     private readonly timeoutMs = 30_000,
   ) {}
 
-  private async call(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; text: string }> {
     let res: Response;
     try {
       res = await fetch(`${this.url.replace(/\/$/, '')}${path}`, {
@@ -42,18 +46,28 @@ export class ConnectClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw new ConnectError(`Kafka Connect does not answer at ${this.url} (${(err as Error).message}): is it running? (capture.connect.url)`);
+      throw new ConnectError(
+        `Kafka Connect does not answer at ${this.url} (${(err as Error).message}): is it running? (capture.connect.url)`,
+      );
     }
     return { status: res.status, text: await res.text() };
   }
 
   /** Creates or updates the connector (PUT …/config is idempotent) and waits until it runs. */
   async register(plan: ConnectorPlan, opts: RegisterOptions = {}): Promise<'created' | 'updated'> {
-    const { status, text } = await this.call('PUT', `/connectors/${encodeURIComponent(plan.name)}/config`, plan.config);
+    const { status, text } = await this.call(
+      'PUT',
+      `/connectors/${encodeURIComponent(plan.name)}/config`,
+      plan.config,
+    );
     if (status !== 200 && status !== 201) {
       const errors = await this.validationErrors(plan).catch(() => [] as string[]);
-      const detail = errors.length ? `\nconfiguration errors:\n  ${errors.join('\n  ')}` : `: ${text.slice(0, 500)}`;
-      throw new ConnectError(scrub(`Kafka Connect refused connector ${plan.name} (HTTP ${status})${detail}`, plan.secrets));
+      const detail = errors.length
+        ? `\nconfiguration errors:\n  ${errors.join('\n  ')}`
+        : `: ${text.slice(0, 500)}`;
+      throw new ConnectError(
+        scrub(`Kafka Connect refused connector ${plan.name} (HTTP ${status})${detail}`, plan.secrets),
+      );
     }
     const verb = status === 201 ? 'created' : 'updated';
     opts.onProgress?.(`connector ${plan.name} ${verb} on ${this.url}; waiting until it runs`);
@@ -65,20 +79,30 @@ export class ConnectClient {
   async validationErrors(plan: ConnectorPlan): Promise<string[]> {
     const cls = plan.config['connector.class'] ?? '';
     const simple = cls.slice(cls.lastIndexOf('.') + 1);
-    const { status, text } = await this.call('PUT', `/connector-plugins/${encodeURIComponent(simple)}/config/validate`, {
-      ...plan.config,
-      name: plan.name,
-    });
+    const { status, text } = await this.call(
+      'PUT',
+      `/connector-plugins/${encodeURIComponent(simple)}/config/validate`,
+      {
+        ...plan.config,
+        name: plan.name,
+      },
+    );
     if (status !== 200) return [];
     const report = JSON.parse(text) as { configs?: { value?: { name?: string; errors?: string[] } }[] };
-    return (report.configs ?? []).flatMap((c) => (c.value?.errors ?? []).map((e) => `${c.value?.name}: ${e}`));
+    return (report.configs ?? []).flatMap((c) =>
+      (c.value?.errors ?? []).map((e) => `${c.value?.name}: ${e}`),
+    );
   }
 
   async status(name: string): Promise<ConnectorState | null> {
     const { status, text } = await this.call('GET', `/connectors/${encodeURIComponent(name)}/status`);
     if (status === 404) return null;
-    if (status !== 200) throw new ConnectError(`GET /connectors/${name}/status answered ${status}: ${text.slice(0, 300)}`);
-    const s = JSON.parse(text) as { connector: { state: string }; tasks?: { id: number; state: string; trace?: string }[] };
+    if (status !== 200)
+      throw new ConnectError(`GET /connectors/${name}/status answered ${status}: ${text.slice(0, 300)}`);
+    const s = JSON.parse(text) as {
+      connector: { state: string };
+      tasks?: { id: number; state: string; trace?: string }[];
+    };
     return { connector: s.connector.state, tasks: s.tasks ?? [] };
   }
 
@@ -88,15 +112,22 @@ export class ConnectClient {
     for (;;) {
       const s = await this.status(plan.name).catch(() => null);
       if (s) {
-        const failed = s.connector === 'FAILED' ? { trace: undefined } : s.tasks.find((t) => t.state === 'FAILED');
+        const failed =
+          s.connector === 'FAILED' ? { trace: undefined } : s.tasks.find((t) => t.state === 'FAILED');
         if (failed) {
           const trace = (failed.trace ?? '').split('\n').slice(0, 12).join('\n');
-          throw new ConnectError(scrub(`connector ${plan.name} FAILED${trace ? `:\n${trace}` : ''}`, plan.secrets));
+          throw new ConnectError(
+            scrub(`connector ${plan.name} FAILED${trace ? `:\n${trace}` : ''}`, plan.secrets),
+          );
         }
         last = [s.connector, ...s.tasks.map((t) => t.state)].join(',');
-        if (s.connector === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING')) return;
+        if (s.connector === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING'))
+          return;
       }
-      if (Date.now() > end) throw new ConnectError(`connector ${plan.name} is not RUNNING after ${Math.round(waitMs / 1000)} s (state ${last}); see the Connect worker's log`);
+      if (Date.now() > end)
+        throw new ConnectError(
+          `connector ${plan.name} is not RUNNING after ${Math.round(waitMs / 1000)} s (state ${last}); see the Connect worker's log`,
+        );
       await sleep(500);
     }
   }
@@ -119,7 +150,8 @@ export class ConnectClient {
       await this.call('DELETE', `${path}/offsets`);
     }
     const del = await this.call('DELETE', path);
-    if (del.status >= 300 && del.status !== 404) throw new ConnectError(`DELETE ${path} answered ${del.status}: ${del.text.slice(0, 300)}`);
+    if (del.status >= 300 && del.status !== 404)
+      throw new ConnectError(`DELETE ${path} answered ${del.status}: ${del.text.slice(0, 300)}`);
     return true;
   }
 }

@@ -39,19 +39,31 @@ export async function billingFacts(knex: Knex, dialect: 'pg' | 'mysql'): Promise
 
 /** Replication slot names are unique per PostgreSQL server: prefix + topic prefix, as PostgreSQL allows. */
 export function slotName(tablePrefix: string, topicPrefix: string): string {
-  return `${tablePrefix}${topicPrefix}`.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);
+  return `${tablePrefix}${topicPrefix}`
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 63);
 }
 
 /** A replication client id for MySQL/MariaDB, stable per connector name and clear of small server ids. */
 export function serverIdOf(connectorName: string): string {
-  return String(100_000 + (createHash('sha256').update(connectorName).digest().readUInt32BE(0) % 1_073_741_824));
+  return String(
+    100_000 + (createHash('sha256').update(connectorName).digest().readUInt32BE(0) % 1_073_741_824),
+  );
 }
 
 export function connectorName(config: Config, facts: BillingFacts): string {
-  return config.capture.connect.connectorName ?? `lifestream-${facts.kind}-${facts.database}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  return (
+    config.capture.connect.connectorName ??
+    `lifestream-${facts.kind}-${facts.database}`.replace(/[^A-Za-z0-9._-]/g, '_')
+  );
 }
 
-export function connectorPlan(config: Config, facts: BillingFacts, template = readTemplate(facts.kind)): ConnectorPlan {
+export function connectorPlan(
+  config: Config,
+  facts: BillingFacts,
+  template = readTemplate(facts.kind),
+): ConnectorPlan {
   const url = new URL(config.billing.connection);
   const names = debeziumNames(config.state.tablePrefix);
   const name = connectorName(config, facts);

@@ -147,8 +147,17 @@ export class DebeziumConsumer {
         );
       });
       for (const m of malformed) {
-        logger.error({ position: m.position, vgId: m.vgId, err: m.error }, 'unreadable change message: recorded and skipped');
-        if (m.vgId !== null) await this.deps.store.park(m.vgId, 'malformed_change', `${m.error} (Kafka message ${m.position})`, m.position);
+        logger.error(
+          { position: m.position, vgId: m.vgId, err: m.error },
+          'unreadable change message: recorded and skipped',
+        );
+        if (m.vgId !== null)
+          await this.deps.store.park(
+            m.vgId,
+            'malformed_change',
+            `${m.error} (Kafka message ${m.position})`,
+            m.position,
+          );
       }
     } catch (err) {
       this.backOff(batch, err);
@@ -157,24 +166,39 @@ export class DebeziumConsumer {
 
     if (!batch.live()) return; // the partition moved on (rebalance): its new owner reads the batch again
     batch.resolve(batch.records[batch.records.length - 1]!.offset);
-    if (this.failures > 0) logger.info({ after: this.failures }, 'billing database writable again: consuming');
+    if (this.failures > 0)
+      logger.info({ after: this.failures }, 'billing database writable again: consuming');
     this.failures = 0;
     this.counters.failing = false;
     this.counters.batches++;
     this.counters.changes += events.length;
     this.counters.malformed += malformed.length;
     if (entries.length > 0) {
-      logger.debug({ topic: batch.topic, partition: batch.partition, changes: batch.records.length, accounts: entries.length }, 'changes queued');
+      logger.debug(
+        {
+          topic: batch.topic,
+          partition: batch.partition,
+          changes: batch.records.length,
+          accounts: entries.length,
+        },
+        'changes queued',
+      );
       this.deps.onQueued();
     }
   }
 
   private observe(d: Decoded, record: StreamRecord, now: Date): void {
-    const sourceTs = d.kind === 'change' ? (d.event.committedAt?.getTime() ?? null) : d.kind === 'ignored' ? d.sourceTs : null;
+    const sourceTs =
+      d.kind === 'change'
+        ? (d.event.committedAt?.getTime() ?? null)
+        : d.kind === 'ignored'
+          ? d.sourceTs
+          : null;
     this.counters.lastRecordAt = now;
     if (sourceTs === null) return;
     this.counters.lastDelayMs = Math.max(0, now.getTime() - sourceTs);
-    if (Number.isFinite(record.timestamp)) this.counters.lastConnectDelayMs = Math.max(0, record.timestamp - sourceTs);
+    if (Number.isFinite(record.timestamp))
+      this.counters.lastConnectDelayMs = Math.max(0, record.timestamp - sourceTs);
   }
 
   /** The batch stays unacknowledged; its partition pauses and is fetched again after a back-off. */
@@ -184,8 +208,14 @@ export class DebeziumConsumer {
     const message = (err as Error)?.message ?? String(err);
     this.counters.lastError = message;
     this.counters.failing = true;
-    const log = this.failures === 1 || this.failures % 10 === 0 ? this.deps.logger.warn.bind(this.deps.logger) : this.deps.logger.debug.bind(this.deps.logger);
-    log({ topic: batch.topic, partition: batch.partition, err: message, retryInMs: delay }, 'cannot queue the changes (billing database?): partition paused, retrying');
+    const log =
+      this.failures === 1 || this.failures % 10 === 0
+        ? this.deps.logger.warn.bind(this.deps.logger)
+        : this.deps.logger.debug.bind(this.deps.logger);
+    log(
+      { topic: batch.topic, partition: batch.partition, err: message, retryInMs: delay },
+      'cannot queue the changes (billing database?): partition paused, retrying',
+    );
     const resume = batch.pause();
     const t = setTimeout(() => {
       this.resumes.delete(t);
@@ -199,7 +229,12 @@ export class DebeziumConsumer {
     const out: PendingEntry[] = [];
     let after = 0;
     for (;;) {
-      const rows = await this.deps.knex(this.deps.store.accounts).select('vg_id').where('vg_id', '>', after).orderBy('vg_id').limit(PAGE);
+      const rows = await this.deps
+        .knex(this.deps.store.accounts)
+        .select('vg_id')
+        .where('vg_id', '>', after)
+        .orderBy('vg_id')
+        .limit(PAGE);
       for (const r of rows) out.push({ vgId: Number(r.vg_id), reason: 'truncate', source });
       if (rows.length < PAGE) return out;
       after = Number(rows[rows.length - 1]!.vg_id);

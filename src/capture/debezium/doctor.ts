@@ -15,21 +15,37 @@ export async function debeziumChecks(app: App): Promise<Check[]> {
   const out: Check[] = [];
   const add = (name: string, status: CheckStatus, detail: string) => out.push({ name, status, detail });
 
-  const missing = await missingDebeziumObjects(knex, app.migration).catch((err: Error) => [`(cannot check: ${err.message})`]);
-  add('debezium objects (migrate)', missing.length ? 'fail' : 'ok', missing.length ? `missing: ${missing.join(', ')} — run \`lbcore-lifestream migrate\`` : 'in place');
+  const missing = await missingDebeziumObjects(knex, app.migration).catch((err: Error) => [
+    `(cannot check: ${err.message})`,
+  ]);
+  add(
+    'debezium objects (migrate)',
+    missing.length ? 'fail' : 'ok',
+    missing.length ? `missing: ${missing.join(', ')} — run \`lbcore-lifestream migrate\`` : 'in place',
+  );
 
   const name = connectorName(config, await billingFacts(knex, config.billing.client));
   try {
     const s = await new ConnectClient(config.capture.connect.url, 10_000).status(name);
-    if (!s) add('Debezium connector', 'fail', `${name} is not registered on ${config.capture.connect.url} — run \`lbcore-lifestream migrate\``);
+    if (!s)
+      add(
+        'Debezium connector',
+        'fail',
+        `${name} is not registered on ${config.capture.connect.url} — run \`lbcore-lifestream migrate\``,
+      );
     else {
       const failed = s.tasks.find((t) => t.state === 'FAILED');
-      const running = s.connector === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
+      const running =
+        s.connector === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
       add(
         'Debezium connector',
         running ? 'ok' : 'fail',
         `${name}: ${s.connector}, tasks ${s.tasks.map((t) => t.state).join(',') || 'none'}` +
-          (failed?.trace ? ` — ${failed.trace.split('\n')[0]}` : running ? '' : ` — see the Connect worker's log; PUT ${config.capture.connect.url}/connectors/${name}/restart?includeTasks=true`),
+          (failed?.trace
+            ? ` — ${failed.trace.split('\n')[0]}`
+            : running
+              ? ''
+              : ` — see the Connect worker's log; PUT ${config.capture.connect.url}/connectors/${name}/restart?includeTasks=true`),
       );
     }
   } catch (err) {

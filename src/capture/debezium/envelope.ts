@@ -105,7 +105,8 @@ export function decodeRecord(rec: StreamRecord, topics: CaptureTopics): Decoded 
   if (!parsed.ok) return malformed(`the message value is not JSON (${parsed.error})`);
   let envelope = parsed.value;
   if (isObject(envelope) && isObject(envelope.payload) && 'schema' in envelope) envelope = envelope.payload;
-  if (!isObject(envelope)) return malformed(`the message value is not a Debezium envelope (a JSON ${jsonType(envelope)})`);
+  if (!isObject(envelope))
+    return malformed(`the message value is not a Debezium envelope (a JSON ${jsonType(envelope)})`);
 
   const sourceTs = sourceTime(envelope);
   if (rec.topic === topics.heartbeat) return { kind: 'ignored', why: 'heartbeat', sourceTs };
@@ -116,15 +117,19 @@ export function decodeRecord(rec: StreamRecord, topics: CaptureTopics): Decoded 
   const op = typeof envelope.op === 'string' ? OPS[envelope.op] : undefined;
   if (op === undefined) {
     return malformed(
-      'op' in envelope ? `unknown Debezium op ${JSON.stringify(envelope.op)}` : 'no "op": not a Debezium change envelope',
+      'op' in envelope
+        ? `unknown Debezium op ${JSON.stringify(envelope.op)}`
+        : 'no "op": not a Debezium change envelope',
       envelope,
     );
   }
   if (op === 'message') return { kind: 'ignored', why: 'message', sourceTs };
 
   const { before, after } = envelope;
-  if (before !== null && before !== undefined && !isObject(before)) return malformed('"before" is not a row object', envelope);
-  if (after !== null && after !== undefined && !isObject(after)) return malformed('"after" is not a row object', envelope);
+  if (before !== null && before !== undefined && !isObject(before))
+    return malformed('"before" is not a row object', envelope);
+  if (after !== null && after !== undefined && !isObject(after))
+    return malformed('"after" is not a row object', envelope);
   const needs: Record<ChangeEvent['op'], 'before' | 'after' | null> = {
     insert: 'after',
     snapshot: 'after',
@@ -133,7 +138,8 @@ export function decodeRecord(rec: StreamRecord, topics: CaptureTopics): Decoded 
     truncate: null,
   };
   const needed = needs[op];
-  if (needed && !isObject(envelope[needed])) return malformed(`op "${String(envelope.op)}" without the "${needed}" row image`, envelope);
+  if (needed && !isObject(envelope[needed]))
+    return malformed(`op "${String(envelope.op)}" without the "${needed}" row image`, envelope);
 
   return {
     kind: 'change',

@@ -25,7 +25,12 @@ export function topicPartitions(config: Config): number {
   return Number.isInteger(n) && n > 0 ? n : 1;
 }
 
-export async function installConnector(config: Config, knex: Knex, logger: Logger, opts: { waitMs?: number } = {}): Promise<string[]> {
+export async function installConnector(
+  config: Config,
+  knex: Knex,
+  logger: Logger,
+  opts: { waitMs?: number } = {},
+): Promise<string[]> {
   const facts = await billingFacts(knex, config.billing.client);
   const plan = connectorPlan(config, facts);
   const topics = await topicsFor(config, knex);
@@ -35,7 +40,9 @@ export async function installConnector(config: Config, knex: Knex, logger: Logge
     const made = await admin.ensureTopics(topics.all, topicPartitions(config));
     if (made.length) done.push(`topics created: ${made.join(', ')}`);
   } catch (err) {
-    throw new Error(`Kafka at ${config.capture.kafka.brokers.join(',')}: cannot create the topics (${(err as Error).message})`);
+    throw new Error(
+      `Kafka at ${config.capture.kafka.brokers.join(',')}: cannot create the topics (${(err as Error).message})`,
+    );
   } finally {
     await admin.close();
   }

@@ -210,7 +210,10 @@ class KafkajsStream implements ChangeStream {
           this.logger.info('Kafka consumer started again');
           break;
         } catch (err) {
-          this.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'Kafka consumer cannot start; retrying');
+          this.logger.warn(
+            { err: (err as Error).message, retryInMs: delay },
+            'Kafka consumer cannot start; retrying',
+          );
           await this.consumer?.disconnect().catch(() => undefined);
         }
       }
@@ -242,7 +245,11 @@ class KafkajsStream implements ChangeStream {
       }),
     ]);
     clearTimeout(timer);
-    if (!left) this.logger.warn({ afterMs: LEAVE_TIMEOUT_MS }, 'the consumer group did not answer the leave: the others take over after the session timeout');
+    if (!left)
+      this.logger.warn(
+        { afterMs: LEAVE_TIMEOUT_MS },
+        'the consumer group did not answer the leave: the others take over after the session timeout',
+      );
   }
 
   pause(): void {
@@ -273,7 +280,10 @@ class KafkajsAdmin implements StreamAdmin {
     const existing = await this.existingTopics();
     const missing = topics.filter((t) => !existing.has(t));
     if (missing.length === 0) return [];
-    await this.admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+    await this.admin.createTopics({
+      topics: missing.map((topic) => ({ topic, numPartitions: partitions })),
+      waitForLeaders: true,
+    });
     return missing;
   }
 
@@ -286,7 +296,10 @@ class KafkajsAdmin implements StreamAdmin {
     await this.ready();
     const { groups } = await this.admin.describeGroups([groupId]);
     const g = groups[0];
-    return { state: g?.state ?? 'Unknown', members: (g?.members ?? []).map((m) => ({ clientId: m.clientId, host: m.clientHost })) };
+    return {
+      state: g?.state ?? 'Unknown',
+      members: (g?.members ?? []).map((m) => ({ clientId: m.clientId, host: m.clientHost })),
+    };
   }
 
   async committed(groupId: string, topic: string): Promise<Map<number, string | null>> {
@@ -298,7 +311,9 @@ class KafkajsAdmin implements StreamAdmin {
   async offsets(topic: string): Promise<PartitionOffsets[]> {
     await this.ready();
     const list = await this.admin.fetchTopicOffsets(topic);
-    return list.map((p) => ({ partition: p.partition, low: p.low, high: p.high })).sort((a, b) => a.partition - b.partition);
+    return list
+      .map((p) => ({ partition: p.partition, low: p.low, high: p.high }))
+      .sort((a, b) => a.partition - b.partition);
   }
 
   async offsetsAt(topic: string, timestampMs: number): Promise<Map<number, string>> {
@@ -309,7 +324,11 @@ class KafkajsAdmin implements StreamAdmin {
 
   async setOffsets(groupId: string, topic: string, offsets: Map<number, string>): Promise<void> {
     await this.ready();
-    await this.admin.setOffsets({ groupId, topic, partitions: [...offsets].map(([partition, offset]) => ({ partition, offset })) });
+    await this.admin.setOffsets({
+      groupId,
+      topic,
+      partitions: [...offsets].map(([partition, offset]) => ({ partition, offset })),
+    });
   }
 
   async close(): Promise<void> {
@@ -318,7 +337,11 @@ class KafkajsAdmin implements StreamAdmin {
   }
 }
 
-export function createChangeStream(settings: KafkaSettings, opts: StreamOptions, logger: Logger): ChangeStream {
+export function createChangeStream(
+  settings: KafkaSettings,
+  opts: StreamOptions,
+  logger: Logger,
+): ChangeStream {
   return new KafkajsStream(client(settings, logger), opts, logger);
 }
 

@@ -44,11 +44,20 @@ const min = (a: bigint, b: bigint) => (a < b ? a : b);
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
 /** What a replay since `sinceMs` would do to each partition of `topics`; changes nothing. */
-export async function planReplay(admin: StreamAdmin, groupId: string, topics: string[], sinceMs: number): Promise<ReplayPartition[]> {
+export async function planReplay(
+  admin: StreamAdmin,
+  groupId: string,
+  topics: string[],
+  sinceMs: number,
+): Promise<ReplayPartition[]> {
   const existing = await admin.existingTopics();
   const out: ReplayPartition[] = [];
   for (const topic of topics.filter((t) => existing.has(t))) {
-    const [ends, committed, at] = await Promise.all([admin.offsets(topic), admin.committed(groupId, topic), admin.offsetsAt(topic, sinceMs)]);
+    const [ends, committed, at] = await Promise.all([
+      admin.offsets(topic),
+      admin.committed(groupId, topic),
+      admin.offsetsAt(topic, sinceMs),
+    ]);
     for (const { partition, low, high } of ends) {
       const current = committed.get(partition) ?? null;
       const lo = big(low);
@@ -76,7 +85,11 @@ export async function planReplay(admin: StreamAdmin, groupId: string, topics: st
 }
 
 /** Sets the planned offsets; refuses while the group has members. */
-export async function applyReplay(admin: StreamAdmin, groupId: string, plan: ReplayPartition[]): Promise<void> {
+export async function applyReplay(
+  admin: StreamAdmin,
+  groupId: string,
+  plan: ReplayPartition[],
+): Promise<void> {
   const group = await admin.group(groupId);
   if (group.members.length > 0) {
     const who = group.members.map((m) => `${m.clientId}@${m.host.replace(/^\//, '')}`).join(', ');
@@ -105,8 +118,13 @@ export function renderReplay(plan: ReplayPartition[], groupId: string, since: Da
   ]);
   const head = ['topic/partition', 'current', 'target', 'read again', 'to read'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const out = [`consumer group "${groupId}": replay since ${since.toISOString()}`, line(head), ...rows.map(line)];
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [
+    `consumer group "${groupId}": replay since ${since.toISOString()}`,
+    line(head),
+    ...rows.map(line),
+  ];
   const again = plan.reduce((n, p) => n + p.again, 0);
   const toRead = plan.reduce((n, p) => n + p.toRead, 0);
   const truncated = plan.filter((p) => p.truncated);
@@ -116,6 +134,8 @@ export function renderReplay(plan: ReplayPartition[], groupId: string, since: Da
         '(retention): changes before the first record left are gone; run `sync --all` to be sure',
     );
   }
-  out.push(`${again} message(s) read again, ${toRead} to read in all${dryRun ? ' (dry run: nothing changed)' : ''}`);
+  out.push(
+    `${again} message(s) read again, ${toRead} to read in all${dryRun ? ' (dry run: nothing changed)' : ''}`,
+  );
   return `${out.join('\n')}\n`;
 }

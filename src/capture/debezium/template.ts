@@ -13,7 +13,11 @@ export type ConnectorConfig = Record<string, string>;
 const PLACEHOLDER = /\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Renders template text; throws naming every placeholder without a value. */
-export function renderTemplate(template: string, values: Readonly<Record<string, string | undefined>>, what = 'connector template'): ConnectorConfig {
+export function renderTemplate(
+  template: string,
+  values: Readonly<Record<string, string | undefined>>,
+  what = 'connector template',
+): ConnectorConfig {
   const missing = new Set<string>();
   const rendered = template.replace(PLACEHOLDER, (_, name: string, fallback: string | undefined) => {
     const value = values[name];
@@ -29,7 +33,8 @@ export function renderTemplate(template: string, values: Readonly<Record<string,
   } catch (err) {
     throw new Error(`${what}: the rendered template is not valid JSON: ${(err as Error).message}`);
   }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new Error(`${what}: not a JSON object`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw new Error(`${what}: not a JSON object`);
   return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, String(v)]));
 }
 
@@ -44,7 +49,8 @@ export function connectorsDir(from = dirname(fileURLToPath(import.meta.url))): s
       // not here: one level up
     }
     const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the lbcore-lifestream package root (connectors/ lives there)');
+    if (up === dir)
+      throw new Error('cannot find the lbcore-lifestream package root (connectors/ lives there)');
     dir = up;
   }
 }

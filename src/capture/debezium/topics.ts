@@ -17,7 +17,11 @@ export interface CaptureTopics {
  * @param namespace  PostgreSQL schema of the billing tables, or the MySQL/MariaDB database
  * @param heartbeatTable PostgreSQL: `<state.tablePrefix>heartbeat`; null on MySQL/MariaDB
  */
-export function captureTopics(prefix: string, namespace: string, heartbeatTable: string | null): CaptureTopics {
+export function captureTopics(
+  prefix: string,
+  namespace: string,
+  heartbeatTable: string | null,
+): CaptureTopics {
   const tables = new Map<string, CapturedTable>();
   for (const table of CAPTURED_TABLES) tables.set(`${prefix}.${namespace}.${table}`, table);
   const heartbeat = heartbeatTable ? `${prefix}.${namespace}.${heartbeatTable}` : null;

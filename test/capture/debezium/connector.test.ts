@@ -5,7 +5,12 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../../src/capture/debezium/connect.js';
-import { type BillingFacts, connectorPlan, scrub, slotName } from '../../../src/capture/debezium/connector.js';
+import {
+  type BillingFacts,
+  connectorPlan,
+  scrub,
+  slotName,
+} from '../../../src/capture/debezium/connector.js';
 import { readTemplate, renderTemplate } from '../../../src/capture/debezium/template.js';
 import { ConfigError, parseConfig } from '../../../src/config.js';
 
@@ -25,16 +30,23 @@ const MARIADB: BillingFacts = { kind: 'mariadb', database: 'billing', namespace:
 describe('renderTemplate', () => {
   it('fills ${NAME} and ${NAME:-default}, JSON-escapes values, leaves Connect references alone', () => {
     const t = '{"a": "${A}", "b": "${B:-dflt}", "c": "${file:/s.properties:pw}", "d": "x${A}y"}';
-    expect(renderTemplate(t, { A: 'q"\\', B: '' })).toEqual({ a: 'q"\\', b: 'dflt', c: '${file:/s.properties:pw}', d: 'xq"\\y' });
+    expect(renderTemplate(t, { A: 'q"\\', B: '' })).toEqual({
+      a: 'q"\\',
+      b: 'dflt',
+      c: '${file:/s.properties:pw}',
+      d: 'xq"\\y',
+    });
   });
 
   it('names every placeholder without a value', () => {
-    expect(() => renderTemplate('{"a": "${A}", "b": "${B}"}', {}, 'connectors/x.json')).toThrow('connectors/x.json: no value for A, B');
+    expect(() => renderTemplate('{"a": "${A}", "b": "${B}"}', {}, 'connectors/x.json')).toThrow(
+      'connectors/x.json: no value for A, B',
+    );
   });
 });
 
 describe('connectorPlan', () => {
-  it('PostgreSQL: the database from billing.connection, the service\'s slot, publication and heartbeat table', () => {
+  it("PostgreSQL: the database from billing.connection, the service's slot, publication and heartbeat table", () => {
     const plan = connectorPlan(config(), PG);
     expect(plan.name).toBe('lifestream-postgres-billing');
     expect(plan.config).toMatchObject({
@@ -65,12 +77,23 @@ describe('connectorPlan', () => {
       'schema.history.internal.kafka.topic': '_schema-history.lanb',
     });
     expect(Number(plan.config['database.server.id'])).toBeGreaterThanOrEqual(100_000);
-    expect(connectorPlan(config({}, 'mysql'), MARIADB).config['database.server.id']).toBe(plan.config['database.server.id']);
+    expect(connectorPlan(config({}, 'mysql'), MARIADB).config['database.server.id']).toBe(
+      plan.config['database.server.id'],
+    );
   });
 
   it('capture.connect overrides the name and any placeholder', () => {
     const plan = connectorPlan(
-      config({ connect: { connectorName: 'billing-cdc', settings: { DB_HOST: 'pg.internal', DB_PASSWORD: '${file:/secrets/db.properties:pw}', TOPIC_PARTITIONS: '6' } } }),
+      config({
+        connect: {
+          connectorName: 'billing-cdc',
+          settings: {
+            DB_HOST: 'pg.internal',
+            DB_PASSWORD: '${file:/secrets/db.properties:pw}',
+            TOPIC_PARTITIONS: '6',
+          },
+        },
+      }),
       PG,
     );
     expect(plan.name).toBe('billing-cdc');
@@ -83,7 +106,9 @@ describe('connectorPlan', () => {
 
   it('refuses bad connector names and placeholder names in the config', () => {
     expect(() => config({ connect: { connectorName: 'a b' } })).toThrow(ConfigError);
-    expect(() => config({ connect: { settings: { db_host: 'x' } } })).toThrow(/"capture.connect.settings.db_host": Invalid key/);
+    expect(() => config({ connect: { settings: { db_host: 'x' } } })).toThrow(
+      /"capture.connect.settings.db_host": Invalid key/,
+    );
   });
 
   it('slot names stay within what PostgreSQL allows', () => {
@@ -92,13 +117,19 @@ describe('connectorPlan', () => {
   });
 
   it('scrub hides the password in any text', () => {
-    expect(scrub(`password ${PASSWORD} rejected, ${PASSWORD}`, [PASSWORD])).toBe('password *** rejected, ***');
+    expect(scrub(`password ${PASSWORD} rejected, ${PASSWORD}`, [PASSWORD])).toBe(
+      'password *** rejected, ***',
+    );
   });
 
   it('every template of connectors/ renders with the derived values', () => {
     for (const kind of ['postgres', 'mysql', 'mariadb'] as const) {
       const facts = kind === 'postgres' ? PG : { ...MARIADB, kind };
-      expect(connectorPlan(config({}, kind === 'postgres' ? 'pg' : 'mysql'), facts, readTemplate(kind)).config['topic.prefix']).toBe('lanb');
+      expect(
+        connectorPlan(config({}, kind === 'postgres' ? 'pg' : 'mysql'), facts, readTemplate(kind)).config[
+          'topic.prefix'
+        ],
+      ).toBe('lanb');
     }
   });
 });
@@ -107,7 +138,9 @@ describe('ConnectClient against a Connect that refuses', () => {
   let server: Server | undefined;
   afterEach(() => server?.close());
 
-  async function fakeConnect(handler: (req: IncomingMessage, body: string) => [number, unknown]): Promise<string> {
+  async function fakeConnect(
+    handler: (req: IncomingMessage, body: string) => [number, unknown],
+  ): Promise<string> {
     server = createServer((req, res) => {
       let body = '';
       req.on('data', (c) => {
@@ -133,12 +166,24 @@ describe('ConnectClient against a Connect that refuses', () => {
           {
             configs: [
               { value: { name: 'database.password', value: '[hidden]', errors: [] } },
-              { value: { name: 'database.hostname', value: 'db.example', errors: [`Unable to connect: FATAL: password authentication failed (${PASSWORD})`] } },
+              {
+                value: {
+                  name: 'database.hostname',
+                  value: 'db.example',
+                  errors: [`Unable to connect: FATAL: password authentication failed (${PASSWORD})`],
+                },
+              },
             ],
           },
         ];
       }
-      return [500, { error_code: 500, message: 'Cannot invoke "org.apache.kafka.connect.runtime.rest.entities.ConfigValueInfo.errors()"' }];
+      return [
+        500,
+        {
+          error_code: 500,
+          message: 'Cannot invoke "org.apache.kafka.connect.runtime.rest.entities.ConfigValueInfo.errors()"',
+        },
+      ];
     });
     const err = await new ConnectClient(url).register(connectorPlan(config(), PG)).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
@@ -154,7 +199,15 @@ describe('ConnectClient against a Connect that refuses', () => {
   it('a FAILED task ends the wait with its trace', async () => {
     const url = await fakeConnect((req) => {
       if (req.method === 'PUT') return [201, {}];
-      return [200, { connector: { state: 'RUNNING' }, tasks: [{ id: 0, state: 'FAILED', trace: 'io.debezium.DebeziumException: slot "x" is active\n\tat ...' }] }];
+      return [
+        200,
+        {
+          connector: { state: 'RUNNING' },
+          tasks: [
+            { id: 0, state: 'FAILED', trace: 'io.debezium.DebeziumException: slot "x" is active\n\tat ...' },
+          ],
+        },
+      ];
     });
     await expect(new ConnectClient(url).register(connectorPlan(config(), PG))).rejects.toThrow(
       /connector lifestream-postgres-billing FAILED:\nio.debezium.DebeziumException: slot "x" is active/,
@@ -162,6 +215,8 @@ describe('ConnectClient against a Connect that refuses', () => {
   });
 
   it('Connect not answering says where it was looked for', async () => {
-    await expect(new ConnectClient('http://127.0.0.1:1', 2_000).status('x')).rejects.toThrow(/Kafka Connect does not answer at http:\/\/127\.0\.0\.1:1 .*capture\.connect\.url/);
+    await expect(new ConnectClient('http://127.0.0.1:1', 2_000).status('x')).rejects.toThrow(
+      /Kafka Connect does not answer at http:\/\/127\.0\.0\.1:1 .*capture\.connect\.url/,
+    );
   });
 });

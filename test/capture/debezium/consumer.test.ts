@@ -95,13 +95,19 @@ describe.each(DIALECTS)('Debezium consumer batches on %s', (dialect) => {
     await db?.drop();
   });
 
-  const queuedIds = async () => (await db.knex('lifestream_pending').orderBy('vg_id')).map((r) => [Number(r.vg_id), r.reason, r.source]);
+  const queuedIds = async () =>
+    (await db.knex('lifestream_pending').orderBy('vg_id')).map((r) => [Number(r.vg_id), r.reason, r.source]);
 
   it('queues the accounts of a batch, then acknowledges its last offset', async () => {
     const svc = { service_id: 1, vg_id: A.svcBasic.vgId, tar_id: 10, serv_cat_idx: 1, state: 1 };
     const { batch, seen } = scriptedBatch([
       record(topic('services'), { service_id: 1 }, envelope('u', svc, { ...svc, state: 2 }), '10'),
-      record(topic('services'), { service_id: 1 }, envelope('d', { ...svc, vg_id: A.inetTvA.vgId }, null), '11'),
+      record(
+        topic('services'),
+        { service_id: 1 },
+        envelope('d', { ...svc, vg_id: A.inetTvA.vgId }, null),
+        '11',
+      ),
       record(topic('services'), { service_id: 1 }, null, '12'), // tombstone
     ]);
     await consumer.handle(batch);
@@ -115,8 +121,21 @@ describe.each(DIALECTS)('Debezium consumer batches on %s', (dialect) => {
   });
 
   it('an agreement change fans out to every vgroup of the agreement', async () => {
-    const agrm = { agrm_id: A.svcBasic.agrmId, uid: A.svcBasic.uid, balance: '350.00', credit: '0', state: 0, archive: 0 };
-    const { batch } = scriptedBatch([record(topic('agreements'), { agrm_id: agrm.agrm_id }, envelope('u', agrm, { ...agrm, balance: '10.00' }))]);
+    const agrm = {
+      agrm_id: A.svcBasic.agrmId,
+      uid: A.svcBasic.uid,
+      balance: '350.00',
+      credit: '0',
+      state: 0,
+      archive: 0,
+    };
+    const { batch } = scriptedBatch([
+      record(
+        topic('agreements'),
+        { agrm_id: agrm.agrm_id },
+        envelope('u', agrm, { ...agrm, balance: '10.00' }),
+      ),
+    ]);
     await consumer.handle(batch);
     // svc-basic and inet-tv-a share the ivanovMain agreement (the template vgroup is not an account)
     expect((await queuedIds()).map((r) => r[0])).toEqual([A.svcBasic.vgId, A.inetTvA.vgId]);
@@ -124,7 +143,15 @@ describe.each(DIALECTS)('Debezium consumer batches on %s', (dialect) => {
 
   it('a truncate queues every account the service knows', async () => {
     await store.save(
-      [A.svcBasic.vgId, A.svcFuture.vgId].map((vgId) => ({ vgId, platformId: null, username: `u${vgId}`, subscriptions: null, state: null, stateTs: null, nextAt: null })),
+      [A.svcBasic.vgId, A.svcFuture.vgId].map((vgId) => ({
+        vgId,
+        platformId: null,
+        username: `u${vgId}`,
+        subscriptions: null,
+        state: null,
+        stateTs: null,
+        nextAt: null,
+      })),
     );
     const { batch, seen } = scriptedBatch([record(topic('services'), null, envelope('t', null, null), '5')]);
     await consumer.handle(batch);
@@ -165,7 +192,9 @@ describe.each(DIALECTS)('Debezium consumer batches on %s', (dialect) => {
 
   it('while the queue table cannot be written: nothing acknowledged, the partition paused, then resumed', async () => {
     const vg = { vg_id: A.svcBasic.vgId, blocked: 0 };
-    const { batch, seen } = scriptedBatch([record(topic('vgroups'), { vg_id: vg.vg_id }, envelope('u', vg, { ...vg, blocked: 3 }), '30')]);
+    const { batch, seen } = scriptedBatch([
+      record(topic('vgroups'), { vg_id: vg.vg_id }, envelope('u', vg, { ...vg, blocked: 3 }), '30'),
+    ]);
     // the database "goes away" for this table: rename it under the consumer
     const q = (t: string) => (dialect === 'pg' ? `"${t}"` : `\`${t}\``);
     await db.knex.raw(`ALTER TABLE ${q('lifestream_pending')} RENAME TO ${q('lifestream_pending_away')}`);
@@ -173,7 +202,10 @@ describe.each(DIALECTS)('Debezium consumer batches on %s', (dialect) => {
       await consumer.handle(batch);
       expect(seen.resolved).toBeNull();
       expect(seen.paused).toBe(1);
-      expect(consumer.stats()).toMatchObject({ failing: true, lastError: expect.stringMatching(/lifestream_pending/) });
+      expect(consumer.stats()).toMatchObject({
+        failing: true,
+        lastError: expect.stringMatching(/lifestream_pending/),
+      });
       await new Promise((r) => setTimeout(r, 150));
       expect(seen.resumed).toBe(1);
     } finally {
@@ -188,7 +220,9 @@ describe.each(DIALECTS)('Debezium consumer batches on %s', (dialect) => {
 
   it('a batch of a partition taken away meanwhile is not acknowledged', async () => {
     const vg = { vg_id: A.svcBasic.vgId, blocked: 0 };
-    const { batch, seen } = scriptedBatch([record(topic('vgroups'), { vg_id: vg.vg_id }, envelope('u', vg, { ...vg, blocked: 1 }), '40')]);
+    const { batch, seen } = scriptedBatch([
+      record(topic('vgroups'), { vg_id: vg.vg_id }, envelope('u', vg, { ...vg, blocked: 1 }), '40'),
+    ]);
     let checks = 0;
     batch.live = () => ++checks < 3; // taken away after the fan-out
     await consumer.handle(batch);

@@ -3,7 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRecord } from '../../../src/capture/debezium/envelope.js';
 import { captureTopics } from '../../../src/capture/debezium/topics.js';
-import { envelope, MARIADB_SOURCE, PG_SOURCE, record, SERVICE_AFTER, SERVICE_BEFORE, withSchema } from './fixtures.js';
+import {
+  envelope,
+  MARIADB_SOURCE,
+  PG_SOURCE,
+  record,
+  SERVICE_AFTER,
+  SERVICE_BEFORE,
+  withSchema,
+} from './fixtures.js';
 
 const PG = captureTopics('lanbilling', 'public', 'lifestream_heartbeat');
 const MDB = captureTopics('lanbilling', 'billing', null);
@@ -49,7 +57,11 @@ describe('decodeRecord', () => {
     if (d.kind !== 'change') return;
     expect(d.event.op).toBe('update');
     expect(d.event.before).toEqual(SERVICE_BEFORE);
-    expect(d.event.after).toMatchObject({ state: 3, timeto: '2026-04-01T00:00:00Z', mul: '12345678901234.123456' });
+    expect(d.event.after).toMatchObject({
+      state: 3,
+      timeto: '2026-04-01T00:00:00Z',
+      mul: '12345678901234.123456',
+    });
   });
 
   it('op u without REPLICA IDENTITY FULL (before null) is still an update', () => {
@@ -59,7 +71,10 @@ describe('decodeRecord', () => {
 
   it('op d: a delete with the before image', () => {
     const d = decodeRecord(record(SERVICES, KEY, envelope('d', SERVICE_AFTER, null)), PG);
-    expect(d).toMatchObject({ kind: 'change', event: { table: 'services', op: 'delete', before: SERVICE_AFTER, after: null } });
+    expect(d).toMatchObject({
+      kind: 'change',
+      event: { table: 'services', op: 'delete', before: SERVICE_AFTER, after: null },
+    });
   });
 
   it('op r: a snapshot read is a row as it is', () => {
@@ -69,12 +84,22 @@ describe('decodeRecord', () => {
 
   it('op t: a truncate carries no images', () => {
     const d = decodeRecord(record(SERVICES, null, envelope('t', null, null)), PG);
-    expect(d).toMatchObject({ kind: 'change', event: { table: 'services', op: 'truncate', before: null, after: null } });
+    expect(d).toMatchObject({
+      kind: 'change',
+      event: { table: 'services', op: 'truncate', before: null, after: null },
+    });
   });
 
   it('op m (a logical-decoding message) and the tombstone after a delete are ignored', () => {
-    expect(decodeRecord(record(SERVICES, null, envelope('m', null, null)), PG)).toMatchObject({ kind: 'ignored', why: 'message' });
-    expect(decodeRecord(record(SERVICES, KEY, null), PG)).toEqual({ kind: 'ignored', why: 'tombstone', sourceTs: null });
+    expect(decodeRecord(record(SERVICES, null, envelope('m', null, null)), PG)).toMatchObject({
+      kind: 'ignored',
+      why: 'message',
+    });
+    expect(decodeRecord(record(SERVICES, KEY, null), PG)).toEqual({
+      kind: 'ignored',
+      why: 'tombstone',
+      sourceTs: null,
+    });
   });
 
   it('a primary-key change (d + tombstone + c) names the account twice and nothing else', () => {
@@ -84,15 +109,20 @@ describe('decodeRecord', () => {
       record(SERVICES, KEY, null, '2'),
       record(SERVICES, { service_id: 11 }, envelope('c', null, moved), '3'),
     ].map((r) => decodeRecord(r, PG));
-    expect(seq.map((d) => (d.kind === 'change' ? `${d.event.op}:${String((d.event.before ?? d.event.after)?.vg_id)}` : d.kind))).toEqual([
-      'delete:1',
-      'ignored',
-      'insert:1',
-    ]);
+    expect(
+      seq.map((d) =>
+        d.kind === 'change' ? `${d.event.op}:${String((d.event.before ?? d.event.after)?.vg_id)}` : d.kind,
+      ),
+    ).toEqual(['delete:1', 'ignored', 'insert:1']);
   });
 
   it('the heartbeat table is ignored but its time is kept for the lag gauge', () => {
-    const hb = envelope('u', { id: 1, ts: '2026-11-25T20:00:00Z' }, { id: 1, ts: '2026-11-25T20:00:10Z' }, { ...PG_SOURCE, table: 'lifestream_heartbeat' });
+    const hb = envelope(
+      'u',
+      { id: 1, ts: '2026-11-25T20:00:00Z' },
+      { id: 1, ts: '2026-11-25T20:00:10Z' },
+      { ...PG_SOURCE, table: 'lifestream_heartbeat' },
+    );
     expect(decodeRecord(record('lanbilling.public.lifestream_heartbeat', { id: 1 }, hb), PG)).toEqual({
       kind: 'ignored',
       why: 'heartbeat',
@@ -101,10 +131,22 @@ describe('decodeRecord', () => {
   });
 
   it('a MariaDB envelope (binlog source) decodes the same way', () => {
-    const d = decodeRecord(record('lanbilling.billing.services', KEY, envelope('u', SERVICE_BEFORE, SERVICE_AFTER, MARIADB_SOURCE)), MDB);
+    const d = decodeRecord(
+      record(
+        'lanbilling.billing.services',
+        KEY,
+        envelope('u', SERVICE_BEFORE, SERVICE_AFTER, MARIADB_SOURCE),
+      ),
+      MDB,
+    );
     expect(d).toMatchObject({
       kind: 'change',
-      event: { table: 'services', op: 'update', committedAt: new Date(MARIADB_SOURCE.ts_ms), position: 'lanbilling.billing.services/0/7' },
+      event: {
+        table: 'services',
+        op: 'update',
+        committedAt: new Date(MARIADB_SOURCE.ts_ms),
+        position: 'lanbilling.billing.services/0/7',
+      },
     });
   });
 
@@ -115,13 +157,16 @@ describe('decodeRecord', () => {
 
   it('without source.ts_ms the envelope ts_ms is the commit time; without either it is unknown', () => {
     const noSource = JSON.stringify({ before: null, after: SERVICE_BEFORE, op: 'c', ts_ms: 1795637359202 });
-    expect(decodeRecord(record(SERVICES, KEY, noSource), PG)).toMatchObject({ event: { committedAt: new Date(1795637359202) } });
+    expect(decodeRecord(record(SERVICES, KEY, noSource), PG)).toMatchObject({
+      event: { committedAt: new Date(1795637359202) },
+    });
     const bare = JSON.stringify({ before: null, after: SERVICE_BEFORE, op: 'c' });
     expect(decodeRecord(record(SERVICES, KEY, bare), PG)).toMatchObject({ event: { committedAt: null } });
   });
 
   describe('malformed messages', () => {
-    const broken = (topic: string, key: object | string | null, value: string) => decodeRecord(record(topic, key, value, '99', 1), PG);
+    const broken = (topic: string, key: object | string | null, value: string) =>
+      decodeRecord(record(topic, key, value, '99', 1), PG);
 
     it('not JSON: says so, with the position; the account from a vg_id key', () => {
       expect(broken(VGROUPS, { vg_id: 7 }, '{"before": nul')).toEqual({
@@ -138,9 +183,16 @@ describe('decodeRecord', () => {
     });
 
     it('JSON but not an envelope', () => {
-      expect(broken(SERVICES, KEY, '[1,2]')).toMatchObject({ kind: 'malformed', error: 'the message value is not a Debezium envelope (a JSON array)' });
-      expect(broken(SERVICES, KEY, '"text"')).toMatchObject({ error: 'the message value is not a Debezium envelope (a JSON string)' });
-      expect(broken(SERVICES, KEY, '{"hello":"world"}')).toMatchObject({ error: 'no "op": not a Debezium change envelope' });
+      expect(broken(SERVICES, KEY, '[1,2]')).toMatchObject({
+        kind: 'malformed',
+        error: 'the message value is not a Debezium envelope (a JSON array)',
+      });
+      expect(broken(SERVICES, KEY, '"text"')).toMatchObject({
+        error: 'the message value is not a Debezium envelope (a JSON string)',
+      });
+      expect(broken(SERVICES, KEY, '{"hello":"world"}')).toMatchObject({
+        error: 'no "op": not a Debezium change envelope',
+      });
     });
 
     it('an unknown op, attributed through the images', () => {
@@ -152,17 +204,31 @@ describe('decodeRecord', () => {
     });
 
     it('images that are not rows, or missing where the op needs them', () => {
-      expect(broken(SERVICES, KEY, envelope('c', null, null))).toMatchObject({ error: 'op "c" without the "after" row image', vgId: null });
-      expect(broken(SERVICES, KEY, envelope('d', null, null))).toMatchObject({ error: 'op "d" without the "before" row image' });
-      expect(broken(SERVICES, KEY, JSON.stringify({ op: 'u', before: SERVICE_BEFORE, after: 'x' }))).toMatchObject({
+      expect(broken(SERVICES, KEY, envelope('c', null, null))).toMatchObject({
+        error: 'op "c" without the "after" row image',
+        vgId: null,
+      });
+      expect(broken(SERVICES, KEY, envelope('d', null, null))).toMatchObject({
+        error: 'op "d" without the "before" row image',
+      });
+      expect(
+        broken(SERVICES, KEY, JSON.stringify({ op: 'u', before: SERVICE_BEFORE, after: 'x' })),
+      ).toMatchObject({
         error: '"after" is not a row object',
         vgId: 1,
       });
-      expect(broken(SERVICES, KEY, JSON.stringify({ op: 'u', before: [1], after: SERVICE_AFTER }))).toMatchObject({ error: '"before" is not a row object' });
+      expect(
+        broken(SERVICES, KEY, JSON.stringify({ op: 'u', before: [1], after: SERVICE_AFTER })),
+      ).toMatchObject({ error: '"before" is not a row object' });
     });
 
     it('a topic that is not a captured table', () => {
-      expect(decodeRecord(record('lanbilling.public.tarifs', { tar_id: 1 }, envelope('c', null, { tar_id: 1 })), PG)).toMatchObject({
+      expect(
+        decodeRecord(
+          record('lanbilling.public.tarifs', { tar_id: 1 }, envelope('c', null, { tar_id: 1 })),
+          PG,
+        ),
+      ).toMatchObject({
         kind: 'malformed',
         error: 'topic "lanbilling.public.tarifs" is not a captured table\'s topic',
       });
@@ -170,7 +236,8 @@ describe('decodeRecord', () => {
 
     it('vg_id as a decimal string still attributes; zero, negatives and fractions do not', () => {
       expect(broken(VGROUPS, { vg_id: '15' }, 'x')).toMatchObject({ vgId: 15 });
-      for (const bad of [0, -3, 1.5, '1e3']) expect(broken(VGROUPS, { vg_id: bad }, 'x')).toMatchObject({ vgId: null });
+      for (const bad of [0, -3, 1.5, '1e3'])
+        expect(broken(VGROUPS, { vg_id: bad }, 'x')).toMatchObject({ vgId: null });
     });
   });
 });

@@ -59,11 +59,22 @@ export const SERVICE_AFTER = { ...SERVICE_BEFORE, timeto: '2026-04-01T00:00:00Z'
 const tail = { transaction: null, ts_ms: 1795637359202, ts_us: 1795637359202759, ts_ns: 1795637359202759200 };
 
 /** The value of a message: an envelope with `op` and images. */
-export function envelope(op: string, before: object | null, after: object | null, source: object = PG_SOURCE): string {
+export function envelope(
+  op: string,
+  before: object | null,
+  after: object | null,
+  source: object = PG_SOURCE,
+): string {
   return JSON.stringify({ before, after, source, op, ...tail });
 }
 
-export function record(topic: string, key: object | string | null, value: string | null, offset = '7', partition = 0): StreamRecord {
+export function record(
+  topic: string,
+  key: object | string | null,
+  value: string | null,
+  offset = '7',
+  partition = 0,
+): StreamRecord {
   return {
     topic,
     partition,
@@ -76,5 +87,8 @@ export function record(topic: string, key: object | string | null, value: string
 
 /** `schemas.enable=true` on the worker: the same envelope wrapped in {schema, payload}. */
 export function withSchema(value: string): string {
-  return JSON.stringify({ schema: { type: 'struct', fields: [], optional: false, name: 'lanbilling.public.services.Envelope' }, payload: JSON.parse(value) });
+  return JSON.stringify({
+    schema: { type: 'struct', fields: [], optional: false, name: 'lanbilling.public.services.Envelope' },
+    payload: JSON.parse(value),
+  });
 }

@@ -31,13 +31,18 @@ describe('debezium capture objects on PostgreSQL', () => {
 
   const identities = async (d: TestDatabase) => {
     const r = await d.knex.raw(
-      "SELECT relname, relreplident FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname = ANY(?) ORDER BY relname",
+      'SELECT relname, relreplident FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname = ANY(?) ORDER BY relname',
       [CAPTURED],
     );
-    return Object.fromEntries(r.rows.map((x: { relname: string; relreplident: string }) => [x.relname, x.relreplident]));
+    return Object.fromEntries(
+      r.rows.map((x: { relname: string; relreplident: string }) => [x.relname, x.relreplident]),
+    );
   };
   const published = async (d: TestDatabase) => {
-    const r = await d.knex.raw('SELECT tablename FROM pg_publication_tables WHERE pubname = ? ORDER BY tablename', [n.publication]);
+    const r = await d.knex.raw(
+      'SELECT tablename FROM pg_publication_tables WHERE pubname = ? ORDER BY tablename',
+      [n.publication],
+    );
     return r.rows.map((x: { tablename: string }) => x.tablename);
   };
 
@@ -51,9 +56,13 @@ describe('debezium capture objects on PostgreSQL', () => {
     expect(Object.values(await identities(d))).toEqual(CAPTURED.map(() => 'f'));
     expect(await d.knex.schema.hasTable(n.captureErrors)).toBe(true);
     const remembered = await d.knex(n.replicaIdentity).orderBy('table_name');
-    expect(remembered.map((r) => `${r.table_name}:${r.identity}`)).toEqual(CAPTURED.map((t) => `${t}:${t === 'agreements' ? 'n' : 'd'}`));
+    expect(remembered.map((r) => `${r.table_name}:${r.identity}`)).toEqual(
+      CAPTURED.map((t) => `${t}:${t === 'agreements' ? 'n' : 'd'}`),
+    );
     // the heartbeat statement of connectors/postgres.json works on it
-    await d.knex.raw(`INSERT INTO public.${n.heartbeat} (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts`);
+    await d.knex.raw(
+      `INSERT INTO public.${n.heartbeat} (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts`,
+    );
 
     expect(await migrateUp(d.knex, ctx)).toEqual([]);
     expect(await missingDebeziumObjects(d.knex, ctx)).toEqual([]);
@@ -70,9 +79,14 @@ describe('debezium capture objects on PostgreSQL', () => {
 
     await d.knex.raw(`ALTER PUBLICATION ${n.publication} DROP TABLE services`);
     await d.knex.raw('ALTER TABLE vgroups REPLICA IDENTITY DEFAULT');
-    expect(await missingDebeziumObjects(d.knex, ctx)).toEqual(['services in publication lifestream_pub', 'REPLICA IDENTITY FULL on vgroups']);
+    expect(await missingDebeziumObjects(d.knex, ctx)).toEqual([
+      'services in publication lifestream_pub',
+      'REPLICA IDENTITY FULL on vgroups',
+    ]);
     const applied = await migrateUp(d.knex, ctx);
-    expect(applied).toEqual([expect.stringMatching(/^debezium capture objects added: .*services in publication/)]);
+    expect(applied).toEqual([
+      expect.stringMatching(/^debezium capture objects added: .*services in publication/),
+    ]);
     expect(await published(d)).toContain('services');
   });
 
@@ -89,13 +103,18 @@ describe('debezium capture objects on PostgreSQL', () => {
     expect(await published(d)).toEqual([]);
     const pubs = await d.knex.raw('SELECT pubname FROM pg_publication');
     expect(pubs.rows).toEqual([]);
-    for (const t of [n.heartbeat, n.replicaIdentity, n.captureErrors]) expect(await d.knex.schema.hasTable(t)).toBe(false);
-    expect(await identities(d)).toEqual(Object.fromEntries(CAPTURED.map((t) => [t, t === 'agreements' ? 'n' : 'd'])));
+    for (const t of [n.heartbeat, n.replicaIdentity, n.captureErrors])
+      expect(await d.knex.schema.hasTable(t)).toBe(false);
+    expect(await identities(d)).toEqual(
+      Object.fromEntries(CAPTURED.map((t) => [t, t === 'agreements' ? 'n' : 'd'])),
+    );
   });
 
   it('refuses a database without the billing tables', async () => {
     db = await createTestDatabase('pg', 'dbzmig');
-    await expect(migrateUp(db.knex, ctx)).rejects.toThrow(/billing table\(s\) "vgroups", .* not found in schema "public"/);
+    await expect(migrateUp(db.knex, ctx)).rejects.toThrow(
+      /billing table\(s\) "vgroups", .* not found in schema "public"/,
+    );
   });
 });
 
@@ -112,10 +131,19 @@ describe('debezium capture objects on MySQL/MariaDB', () => {
   });
 
   it('names every binlog setting Debezium needs and how to set it', () => {
-    expect(binlogProblems({ logBin: 'ON', binlogFormat: 'ROW', binlogRowImage: 'FULL', serverId: '1' })).toEqual([]);
+    expect(
+      binlogProblems({ logBin: 'ON', binlogFormat: 'ROW', binlogRowImage: 'FULL', serverId: '1' }),
+    ).toEqual([]);
     // servers older than binlog_row_image always log full rows
-    expect(binlogProblems({ logBin: '1', binlogFormat: 'row', binlogRowImage: null, serverId: '7' })).toEqual([]);
-    const problems = binlogProblems({ logBin: 'OFF', binlogFormat: 'MIXED', binlogRowImage: 'MINIMAL', serverId: '0' });
+    expect(binlogProblems({ logBin: '1', binlogFormat: 'row', binlogRowImage: null, serverId: '7' })).toEqual(
+      [],
+    );
+    const problems = binlogProblems({
+      logBin: 'OFF',
+      binlogFormat: 'MIXED',
+      binlogRowImage: 'MINIMAL',
+      serverId: '0',
+    });
     expect(problems).toEqual([
       'log_bin is OFF: the binary log is off (my.cnf: log_bin = <base name>, then restart)',
       'binlog_format is MIXED, needs ROW (my.cnf: binlog_format = ROW)',

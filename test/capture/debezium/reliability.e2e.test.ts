@@ -51,9 +51,15 @@ function assignment(child: RunChild): Record<string, number[]> {
   return last ? (JSON.parse(last).assignment as Record<string, number[]>) : {};
 }
 /** How a child ended, or 'still running' after `ms` (a shutdown that hangs fails the test, not the suite). */
-async function exitWithin(c: RunChild, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'still running'> {
+async function exitWithin(
+  c: RunChild,
+  ms: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'still running'> {
   let timer: NodeJS.Timeout | undefined;
-  const r = await Promise.race([c.exited, new Promise<'still running'>((res) => (timer = setTimeout(() => res('still running'), ms)))]);
+  const r = await Promise.race([
+    c.exited,
+    new Promise<'still running'>((res) => (timer = setTimeout(() => res('still running'), ms))),
+  ]);
   clearTimeout(timer);
   return r;
 }
@@ -86,7 +92,11 @@ describe.skipIf(problem !== null)('Debezium capture under failures (PostgreSQL)'
       smotreshka: { url: sim.url, usernamePrefix: 'op_', retries: 1, timeoutMs: 3000 },
       // two partitions per topic: the two instances each get a share of every table
       capture: debeziumCapture(prefix, connector, {
-        connect: { url: process.env.LIFESTREAM_TEST_CONNECT ?? 'http://127.0.0.1:8083', connectorName: connector, settings: { HEARTBEAT_INTERVAL_MS: '1000', TOPIC_PARTITIONS: '2' } },
+        connect: {
+          url: process.env.LIFESTREAM_TEST_CONNECT ?? 'http://127.0.0.1:8083',
+          connectorName: connector,
+          settings: { HEARTBEAT_INTERVAL_MS: '1000', TOPIC_PARTITIONS: '2' },
+        },
       }),
       queue: { retryMaxDelayMs: 2_000, circuitMaxPauseMs: 2_000, shutdownGraceMs: 2_000 },
       log: { format: 'json' },
@@ -99,10 +109,12 @@ describe.skipIf(problem !== null)('Debezium capture under failures (PostgreSQL)'
   }, 900_000);
 
   afterAll(async () => {
-    for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+    for (const c of children)
+      if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
     if (app) {
       await uninstallConnector(app.config, app.knex).catch(() => undefined);
-      for (const slot of await ownSlots(app.knex, debeziumNames('lifestream_')).catch(() => [])) await dropSlot(app.knex, slot.name).catch(() => undefined);
+      for (const slot of await ownSlots(app.knex, debeziumNames('lifestream_')).catch(() => []))
+        await dropSlot(app.knex, slot.name).catch(() => undefined);
       await app.close();
     }
     await sim?.close();
@@ -113,16 +125,21 @@ describe.skipIf(problem !== null)('Debezium capture under failures (PostgreSQL)'
 
   it('kill -9 of one of two instances, Connect and broker restarts mid-stream: the platform ends equal to the billing', async () => {
     const t0 = Date.now();
-    const step = (what: string) => console.log(`[dbz-reliability] +${((Date.now() - t0) / 1000).toFixed(1)} s ${what}`);
+    const step = (what: string) =>
+      console.log(`[dbz-reliability] +${((Date.now() - t0) / 1000).toFixed(1)} s ${what}`);
     // streaming has begun once a probe write reaches the vgroups topic
     const kafka = new Kafka({ clientId: 'lifestream-test', brokers: [BROKER], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
     const vgroups = `${prefix}.public.vgroups`;
-    const written = async () => (await admin.fetchTopicOffsets(vgroups)).reduce((n, p) => n + Number(p.high), 0);
+    const written = async () =>
+      (await admin.fetchTopicOffsets(vgroups)).reduce((n, p) => n + Number(p.high), 0);
     for (let i = 0; (await written()) === 0; i++) {
       if (i > 200) throw new Error('the connector does not stream');
-      await db.knex('vgroups').where({ vg_id: 1500 }).update({ descr: `probe ${i}` });
+      await db
+        .knex('vgroups')
+        .where({ vg_id: 1500 })
+        .update({ descr: `probe ${i}` });
       await sleep(300);
     }
     await admin.disconnect();
@@ -131,10 +148,15 @@ describe.skipIf(problem !== null)('Debezium capture under failures (PostgreSQL)'
     const first = await start();
     const second = await start();
     // two members, each with a share of the partitions
-    await first.waitForOutput(/joined the consumer group.*joined the consumer group/s, 30_000).catch(() => undefined);
+    await first
+      .waitForOutput(/joined the consumer group.*joined the consumer group/s, 30_000)
+      .catch(() => undefined);
     await sleep(1_000);
     const shares = [partitionsOf(assignment(first)), partitionsOf(assignment(second))];
-    expect(shares.every((n) => n > 0), `assignments ${JSON.stringify(shares)}`).toBe(true);
+    expect(
+      shares.every((n) => n > 0),
+      `assignments ${JSON.stringify(shares)}`,
+    ).toBe(true);
     expect(shares[0]! + shares[1]!).toBe(14); // 7 topics × 2 partitions
 
     step('two instances');
@@ -151,11 +173,17 @@ describe.skipIf(problem !== null)('Debezium capture under failures (PostgreSQL)'
 
     step('killed one');
     // 2. Connect crashes and comes back while changes keep coming
-    const [connectMs] = await Promise.all([restart('connect', '--kill'), billingBurst(db.knex, { changes: 300, seed: 22, writers: 2 })]);
+    const [connectMs] = await Promise.all([
+      restart('connect', '--kill'),
+      billingBurst(db.knex, { changes: 300, seed: 22, writers: 2 }),
+    ]);
 
     step('Connect restarted');
     // 3. the broker restarts while changes keep coming
-    const [brokerMs] = await Promise.all([restart('broker'), billingBurst(db.knex, { changes: 300, seed: 23, writers: 2 })]);
+    const [brokerMs] = await Promise.all([
+      restart('broker'),
+      billingBurst(db.knex, { changes: 300, seed: 23, writers: 2 }),
+    ]);
 
     step('broker restarted');
     // 4. the killed instance comes back; a last few changes
@@ -174,11 +202,14 @@ describe.skipIf(problem !== null)('Debezium capture under failures (PostgreSQL)'
       }
       await sleep(500);
     }
-    console.log(`[dbz-reliability] Connect restart ${connectMs} ms, broker restart ${brokerMs} ms; converged ${Date.now() - lastChange} ms after the last change`);
+    console.log(
+      `[dbz-reliability] Connect restart ${connectMs} ms, broker restart ${brokerMs} ms; converged ${Date.now() - lastChange} ms after the last change`,
+    );
     expect(diff).toEqual([]);
 
     for (const c of [second, third]) c.child.kill('SIGTERM');
-    for (const c of [second, third]) expect(await exitWithin(c, 30_000), c.output().slice(-3000)).toEqual({ code: 0, signal: null });
+    for (const c of [second, third])
+      expect(await exitWithin(c, 30_000), c.output().slice(-3000)).toEqual({ code: 0, signal: null });
     step('stopped');
   }, 900_000);
 });

@@ -2,7 +2,12 @@
 // keeps starting from the beginning, retention is reported, and a group with members is refused.
 import { describe, expect, it } from 'vitest';
 import type { GroupMembers, PartitionOffsets, StreamAdmin } from '../../../src/capture/debezium/kafka.js';
-import { applyReplay, planReplay, ReplayRefused, renderReplay } from '../../../src/capture/debezium/replay.js';
+import {
+  applyReplay,
+  planReplay,
+  ReplayRefused,
+  renderReplay,
+} from '../../../src/capture/debezium/replay.js';
 
 interface FakeTopic {
   partitions: PartitionOffsets[];
@@ -17,9 +22,11 @@ function fakeAdmin(topics: Record<string, FakeTopic>, members: GroupMembers['mem
     ensureTopics: async () => [],
     existingTopics: async () => new Set(Object.keys(topics)),
     group: async () => ({ state: members.length ? 'Stable' : 'Empty', members }),
-    committed: async (_g, topic) => new Map(Object.entries(topics[topic]!.committed).map(([p, o]) => [Number(p), o])),
+    committed: async (_g, topic) =>
+      new Map(Object.entries(topics[topic]!.committed).map(([p, o]) => [Number(p), o])),
     offsets: async (topic) => topics[topic]!.partitions,
-    offsetsAt: async (topic) => new Map(Object.entries(topics[topic]!.atTime).map(([p, o]) => [Number(p), o])),
+    offsetsAt: async (topic) =>
+      new Map(Object.entries(topics[topic]!.atTime).map(([p, o]) => [Number(p), o])),
     setOffsets: async (_g, topic, offsets) => {
       for (const [p, o] of offsets) set.push(`${topic}/${p}=${o}`);
     },
@@ -57,7 +64,17 @@ describe('replay', () => {
   it('plans every partition: back to the time, never forward, from the start where nothing was read', async () => {
     const { admin } = fakeAdmin(topics);
     const plan = await planReplay(admin, 'g', [...Object.keys(topics), 'lb.public.missing'], SINCE);
-    expect(plan.map((p) => [`${p.topic}/${p.partition}`, p.current, p.target, p.again, p.toRead, p.changes, p.truncated])).toEqual([
+    expect(
+      plan.map((p) => [
+        `${p.topic}/${p.partition}`,
+        p.current,
+        p.target,
+        p.again,
+        p.toRead,
+        p.changes,
+        p.truncated,
+      ]),
+    ).toEqual([
       ['lb.public.services/0', '900', '600', 300, 400, true, false],
       ['lb.public.services/1', '100', '100', 0, 400, false, false],
       ['lb.public.vgroups/0', '400', '250', 150, 150, true, true],
@@ -66,8 +83,16 @@ describe('replay', () => {
   });
 
   it('a time after the last record moves nothing', async () => {
-    const { admin } = fakeAdmin({ t: { partitions: [{ partition: 0, low: '0', high: '10' }], committed: { 0: '10' }, atTime: { 0: '10' } } });
-    expect(await planReplay(admin, 'g', ['t'], Date.now())).toMatchObject([{ target: '10', again: 0, changes: false }]);
+    const { admin } = fakeAdmin({
+      t: {
+        partitions: [{ partition: 0, low: '0', high: '10' }],
+        committed: { 0: '10' },
+        atTime: { 0: '10' },
+      },
+    });
+    expect(await planReplay(admin, 'g', ['t'], Date.now())).toMatchObject([
+      { target: '10', again: 0, changes: false },
+    ]);
   });
 
   it('sets only the offsets that move', async () => {
@@ -80,18 +105,27 @@ describe('replay', () => {
     const { admin, set } = fakeAdmin(topics, [{ clientId: 'lbcore-lifestream', host: '/10.0.0.5' }]);
     const plan = await planReplay(admin, 'g', Object.keys(topics), SINCE);
     await expect(applyReplay(admin, 'g', plan)).rejects.toThrow(ReplayRefused);
-    await expect(applyReplay(admin, 'g', plan)).rejects.toThrow(/consumer group "g" has 1 active member\(s\) \(lbcore-lifestream@10\.0\.0\.5\): stop every `run`/);
+    await expect(applyReplay(admin, 'g', plan)).rejects.toThrow(
+      /consumer group "g" has 1 active member\(s\) \(lbcore-lifestream@10\.0\.0\.5\): stop every `run`/,
+    );
     expect(set).toEqual([]);
   });
 
   it('renders a table with totals and the retention warning', async () => {
     const { admin } = fakeAdmin(topics);
-    const text = renderReplay(await planReplay(admin, 'g', Object.keys(topics), SINCE), 'g', new Date(SINCE), true);
+    const text = renderReplay(
+      await planReplay(admin, 'g', Object.keys(topics), SINCE),
+      'g',
+      new Date(SINCE),
+      true,
+    );
     expect(text).toContain('consumer group "g": replay since 2026-11-24T00:00:00.000Z');
     expect(text).toMatch(/lb\.public\.services\/0 +900 +600 +300 +400/);
     expect(text).toMatch(/lb\.public\.services\/1 +100 +100 \(unchanged\)/);
     expect(text).toMatch(/lb\.public\.agreements\/0 +\(none\) +0 \(from the start\)/);
     expect(text).toContain('warning: lb.public.vgroups/0 no longer hold(s) records from that time');
-    expect(text.trim().split('\n').at(-1)).toBe('450 message(s) read again, 1020 to read in all (dry run: nothing changed)');
+    expect(text.trim().split('\n').at(-1)).toBe(
+      '450 message(s) read again, 1020 to read in all (dry run: nothing changed)',
+    );
   });
 });
