@@ -105,7 +105,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     pending,
     // a recovery run is a `sync` of the account: the billing wins over platform-side switch-offs
     reconcile: (vgId, source, { recovering }) =>
-      reconciler.reconcile(vgId, { source, purpose: recovering ? 'sync' : 'propagate' }),
+      reconciler.reconcile(vgId, { source, purpose: recovering ? 'recover' : 'propagate' }),
     park: (vgId, reason, detail, source) => store.park(vgId, reason, detail, source),
     logger: log,
     options: {

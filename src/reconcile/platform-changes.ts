@@ -221,8 +221,11 @@ function finish(o: AccountObservation, drafts: Draft[]): PlatformChange[] {
  * both kinds to the scan unless the policy is `revert`; `sync` (the vendor's manual
  * synchronisation: "in force in the billing, not active on the platform") restores what was
  * switched off, and leaves what was switched on to the scan unless the policy is `revert`.
+ * `recover` (the run after one that was interrupted between a platform call and the saving of what
+ * it applied) converges everything: the record of what was applied can't be trusted then, so what
+ * looks like a platform-side switch-on may be our own enable whose record was lost.
  */
-export function platformSideFor(policy: PlatformChangesPolicy, purpose: 'propagate' | 'sync'): PlatformSide {
-  if (policy === 'revert') return CONVERGE_ALL;
+export function platformSideFor(policy: PlatformChangesPolicy, purpose: 'propagate' | 'sync' | 'recover'): PlatformSide {
+  if (policy === 'revert' || purpose === 'recover') return CONVERGE_ALL;
   return { keepSwitchedOn: true, keepSwitchedOff: purpose === 'propagate' };
 }

@@ -34,8 +34,11 @@ export interface ReconcileOptions {
   source?: string | null;
   /** the platform's account as already read (bulk path); undefined = read it here */
   actual?: ActualAccount | null;
-  /** `sync`: also re-enable what was switched off on the platform (billing → platform) */
-  purpose?: 'propagate' | 'sync';
+  /**
+   * `sync`: also re-enable what was switched off on the platform (billing → platform);
+   * `recover`: the previous run was interrupted, converge everything (see platformSideFor)
+   */
+  purpose?: 'propagate' | 'sync' | 'recover';
 }
 
 export class Reconciler {
