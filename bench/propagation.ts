@@ -3,7 +3,7 @@
 // latency at 200 changes/s, sustained account changes per second, reconciles for 1,000 changes to
 // one account, and the triggers' overhead on billing writes. Asserts nothing; see the design's
 // targets. Needs the databases; the simulator runs in its own process.
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import type { Dialect } from '../src/billing/connect.js';
 import { measureHotAccount } from './propagation/hot-account.js';
 import { measureLatency } from './propagation/latency.js';
@@ -16,8 +16,14 @@ const asked = process.argv.slice(2).filter((a): a is Dialect => a === 'pg' || a 
 const dialects: Dialect[] = asked.length > 0 ? asked : ['pg', 'mysql'];
 const log = (msg: string) => process.stderr.write(`[bench propagation] ${msg}\n`);
 
+// the load average says how much the machine was shared while measuring: on a busy box these
+// figures move a lot from run to run
 const results: Record<string, unknown> = {
-  machine: { cpus: cpus().length, node: process.version },
+  machine: {
+    cpus: cpus().length,
+    node: process.version,
+    loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+  },
   generatedAccounts: ACCOUNTS,
 };
 for (const dialect of dialects) {
@@ -43,5 +49,6 @@ for (const dialect of dialects) {
     await rig.close().catch((err: Error) => log(`close: ${err.message}`));
   }
 }
+(results.machine as Record<string, unknown>).loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
 process.stdout.write(`${JSON.stringify(results)}\n`);
 process.exit(0);
