@@ -60,6 +60,12 @@ export async function billingBurst(knex: Knex, opts: BurstOptions): Promise<void
     for (let i = 0; i < plan.length; i++) {
       const step = plan[i]!;
       if (owner(step) !== w) continue;
+      await retryDeadlock(() => applyStep(step));
+      opts.onChange?.(i);
+    }
+  };
+  const applyStep = async (step: (typeof plan)[number]) => {
+    {
       const { account, kind, r, offer } = step;
       if (kind === 0) {
         await knex('vgroups')
@@ -87,8 +93,23 @@ export async function billingBurst(knex: Knex, opts: BurstOptions): Promise<void
             state: 3,
           });
       }
-      opts.onChange?.(i);
     }
   };
   await Promise.all(Array.from({ length: writers }, (_, w) => writer(w)));
+}
+
+/**
+ * InnoDB may pick any of two writers on neighbouring index gaps (two accounts' services rows) as a
+ * deadlock victim; a billing application retries such a statement, and so does the burst.
+ */
+async function retryDeadlock(step: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      const code = (err as { code?: string; errno?: number }).code;
+      if ((code !== 'ER_LOCK_DEADLOCK' && code !== '40P01') || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 20 * attempt));
+    }
+  }
 }
