@@ -29,7 +29,7 @@ export function registerRun(program: Command) {
   program
     .command('run')
     .description(
-      'propagate billing changes to the platform (trigger capture, per-account queue, timers) and serve HTTP ' +
+      'propagate billing changes to the platform (trigger or Debezium capture, per-account queue, timers) and serve HTTP ' +
         '(/health, /metrics, /upsale/v3/...) until SIGTERM/SIGINT; needs `migrate` first',
     )
     .action(async (_opts: unknown, cmd: Command) => {
@@ -68,5 +68,9 @@ export function registerRun(program: Command) {
       await service.stop();
       await app.close();
       logger.flush?.();
+      // Everything is stopped and closed, so the process ends by itself, unless a library left a
+      // socket open: kafkajs can, after a broker restart (src/capture/debezium/kafka.ts). Then
+      // exit anyway; the timer is unref'd, so it never delays a process that ends by itself.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
     });
 }

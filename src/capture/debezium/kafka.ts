@@ -149,12 +149,18 @@ class KafkajsStream implements ChangeStream {
       // kafkajs restarts a consumer after a retriable crash on a timer that can outlive our stop()
       retry: { retries: 10, maxRetryTime: 5_000, restartOnFailure: async () => !this.stopped },
     });
+    // kafkajs can outlive its disconnect(): after a broker restart, work of a consumer it restarted
+    // reconnected once disconnect() had returned (a batch's heartbeat opened a socket to the old
+    // coordinator, and `run` stopped but never exited). A consumer that joins or fetches once it is
+    // no longer ours is disconnected again; `run` also exits once it has stopped (commands/run.ts).
+    const zombie = () => {
+      if (!this.stopped && this.consumer === consumer) return false;
+      void consumer.disconnect().catch(() => undefined);
+      return true;
+    };
+    consumer.on(consumer.events.FETCH_START, () => zombie());
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      if (this.stopped || this.consumer !== consumer) {
-        // a restart that raced our stop (or a replaced consumer): it must not stay in the group
-        void consumer.disconnect().catch(() => undefined);
-        return;
-      }
+      if (zombie()) return;
       this.held = { ...e.payload.memberAssignment };
       this.crashes = 0;
       this.logger.info({ groupId: opts.groupId, assignment: this.held }, 'joined the consumer group');
