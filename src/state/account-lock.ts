@@ -46,6 +46,11 @@ export class AccountLocks {
     this.sessions = new Array(Math.max(1, opts.sessions ?? 2)).fill(null);
   }
 
+  /** Opens every session now rather than at first use (under load, when opening costs most). */
+  async open(): Promise<void> {
+    await Promise.all(this.sessions.map((_, slot) => this.session(slot)));
+  }
+
   /** The lock of one account, or null when another session (another instance) holds it. */
   async tryLock(vgId: number): Promise<AccountLock | null> {
     return (await this.tryLockMany([vgId])).get(vgId) ?? null;

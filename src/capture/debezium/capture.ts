@@ -83,6 +83,9 @@ export class DebeziumCapture {
     } finally {
       await admin.close();
     }
+    await this.locks
+      .open()
+      .catch((err: Error) => logger.warn({ err: err.message }, 'cannot open the account-lock sessions yet'));
     await this.consumer.start();
   }
 
