@@ -75,7 +75,18 @@ spawn() {
   local -a cmd
   mapfile -d '' cmd < <(java_cmd "$@")
   setsid nohup "${cmd[@]}" >"$log" 2>&1 </dev/null &
-  echo $! >"$RUN_DIR/$role.pid"
+  local pid=$!
+  echo "$pid" >"$RUN_DIR/$role.pid"
+  # Until the forked shell has exec'd java, /proc/<pid>/cmdline is this script's and pid_of would
+  # call the process "not ours" (a fresh clone's first start failed that way on a loaded machine):
+  # wait for the exec, or for the process to die.
+  local i
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-Dlifestream.stack=$role" && return 0
+    sleep 0.05
+  done
+  warn "$role: pid $pid did not become the java process within 10s"
 }
 
 # fail_with_log <role> <message>: error with the tail of the process log.
