@@ -1,0 +1,94 @@
+// Gives a test database a billing clock in a zone other than UTC, the way a real LANBilling has
+// one, for any suite to build on (also the combined acceptance test: real schema + UTC+5 + a
+// DML-only billing user + MariaDB 10.1):
+//
+// - PostgreSQL: `ALTER DATABASE <db> SET timezone = <zone>`. Every new session of that database
+//   (the billing's and the service's; the helper reopens db.knex) then has the zone, NOW() and
+//   LOCALTIMESTAMP are its wall clock, and the service finds the zone by itself (discovery).
+// - MariaDB/MySQL: a zone is per server, never per database, and the test servers are shared by
+//   test files running in parallel, so the global is left alone. Instead the billing's own writers
+//   get sessions with `SET time_zone = '<offset>'` (their NOW() is the billing's wall clock), and
+//   the service is configured with billing.timeZone (what an operator does when the server's zone
+//   isn't the billing's). A fixed offset, so only zones without daylight saving here.
+//
+// `writer` is the billing's own connection: write with NOW() there (or with clock.toWall(...)
+// literals anywhere) as LANBilling's core and UI would.
+import knexFactory, { type Knex } from 'knex';
+import { type BillingClock, billingClock } from '../../src/billing/clock.js';
+import { openBilling } from '../../src/billing/connect.js';
+import { PG_ADMIN, type TestDatabase } from './db.js';
+
+export interface BillingClockSetting {
+  zone: string;
+  clock: BillingClock;
+  /** what the service's `billing` config needs on top: nothing where it discovers the zone itself */
+  config: { timeZone?: string };
+  /** the billing's own sessions: NOW() is its wall clock */
+  writer: Knex;
+  /** the billing's SQL for "now" on its own sessions (a DATETIME, whole seconds) */
+  nowSql: string;
+  /** closes the writer and drops the database */
+  close(): Promise<void>;
+}
+
+function mysqlSessionOffset(clock: BillingClock): string {
+  const jan = clock.offsetMinutes(new Date(Date.UTC(2026, 0, 15)));
+  const jul = clock.offsetMinutes(new Date(Date.UTC(2026, 6, 15)));
+  if (jan !== jul)
+    throw new Error(`${clock.zone} has daylight saving: a MariaDB test session can only take a fixed offset`);
+  return clock
+    .rfc3339(new Date(Date.UTC(2026, 0, 15)))
+    .slice(19)
+    .replace('Z', '+00:00');
+}
+
+export async function setBillingClock(db: TestDatabase, zone: string): Promise<BillingClockSetting> {
+  const clock = billingClock(zone);
+  if (db.dialect === 'pg') {
+    const admin = openBilling('pg', PG_ADMIN, { min: 0, max: 1 });
+    try {
+      await admin.raw(`ALTER DATABASE "${db.name}" SET timezone = '${zone.replace(/'/g, "''")}'`);
+    } finally {
+      await admin.destroy();
+    }
+    await db.reopen();
+    const writer = openBilling('pg', db.url, { min: 0, max: 4 });
+    return {
+      zone,
+      clock,
+      config: {},
+      writer,
+      nowSql: 'LOCALTIMESTAMP(0)',
+      async close() {
+        await writer.destroy();
+        await db.drop();
+      },
+    };
+  }
+  const offset = mysqlSessionOffset(clock);
+  const writer = knexFactory({
+    client: 'mysql2',
+    connection: { uri: db.url, dateStrings: true } as Knex.MySql2ConnectionConfig & { uri: string },
+    pool: {
+      min: 0,
+      max: 4,
+      afterCreate(
+        conn: { query: (sql: string, cb: (err: Error | null) => void) => void },
+        done: (err: Error | null, c: unknown) => void,
+      ) {
+        conn.query(`SET time_zone = '${offset}'`, (err) => done(err, conn));
+      },
+    },
+  });
+  return {
+    zone,
+    clock,
+    config: { timeZone: zone },
+    writer,
+    nowSql: 'NOW()',
+    async close() {
+      await writer.destroy();
+      await db.drop();
+    },
+  };
+}
