@@ -4,6 +4,7 @@
 // time mostly measures the other tenants, the CPU time does not.
 //   npx tsx test/billing/read-volume.ts [count] [pageSize]
 import { loadavg } from 'node:os';
+import { UTC_CLOCK } from '../../src/billing/clock.js';
 import { billingReader } from '../../src/billing/read.js';
 import { loadCatalogue } from '../fixture/catalogue.js';
 import { generateAccounts } from '../fixture/generate.js';
@@ -25,7 +26,7 @@ for (const dialect of DIALECTS) {
     const generateMs = performance.now() - t;
     const generateCpu = process.cpuUsage(cpu);
 
-    const reader = billingReader(db.knex);
+    const reader = billingReader(db.knex, UTC_CLOCK);
     t = performance.now();
     cpu = process.cpuUsage();
     let after = 0;

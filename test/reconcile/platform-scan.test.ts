@@ -3,6 +3,7 @@
 // neither a platform glitch nor a failing page writes anything it shouldn't.
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UTC_CLOCK } from '../../src/billing/clock.js';
 import { TariffCategoryCache } from '../../src/billing/offers.js';
 import { billingReader } from '../../src/billing/read.js';
 import { silentLogger } from '../../src/log.js';
@@ -36,7 +37,7 @@ describe.each(DIALECTS)('platform scan on %s', (dialect) => {
 
   const reconciler = (policy: PlatformChangesPolicy = 'mirror') =>
     new Reconciler({
-      billing: billingReader(db.knex),
+      billing: billingReader(db.knex, UTC_CLOCK),
       store,
       platform: client,
       options: {
@@ -54,6 +55,7 @@ describe.each(DIALECTS)('platform scan on %s', (dialect) => {
     scanPlatform(
       {
         knex: db.knex,
+        clock: UTC_CLOCK,
         store,
         seen,
         platform: opts.platform ?? client,

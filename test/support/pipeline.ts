@@ -83,7 +83,7 @@ export async function startPipeline(
   const sim = await startSimulator({ port: 0 });
   const config = testConfig(dialect, db.url, sim.url, opts.config);
   const logger = opts.logger ?? silentLogger;
-  const app = createApp(config, logger, { extraConnections: 4 });
+  const app = await createApp(config, logger, { extraConnections: 4 });
   await migrateUp(app.knex, app.migration);
   if (!opts.noInitialSync) await syncAll(app.reconciler, { dryRun: false, concurrency: 8 });
   let service = await startService(app, { listen: opts.listen ?? false, standbyRetryMs: 200 });
