@@ -27,6 +27,8 @@ export interface BillingClockSetting {
   writer: Knex;
   /** the billing's SQL for "now" on its own sessions (a DATETIME, whole seconds) */
   nowSql: string;
+  /** `nowSql` plus some seconds, as a value for the writer's statements */
+  now(seconds?: number): Knex.Raw;
   /** closes the writer and drops the database */
   close(): Promise<void>;
 }
@@ -40,6 +42,14 @@ function mysqlSessionOffset(clock: BillingClock): string {
     .rfc3339(new Date(Date.UTC(2026, 0, 15)))
     .slice(19)
     .replace('Z', '+00:00');
+}
+
+/** The billing's "now" plus `seconds` in SQL, on one of its own sessions. */
+export function billingNow(writer: Knex, dialect: 'pg' | 'mysql', seconds = 0): Knex.Raw {
+  const s = Math.trunc(seconds);
+  return dialect === 'pg'
+    ? writer.raw(`LOCALTIMESTAMP(0) + make_interval(secs => ${s})`)
+    : writer.raw(`NOW() + INTERVAL ${s} SECOND`);
 }
 
 export async function setBillingClock(db: TestDatabase, zone: string): Promise<BillingClockSetting> {
@@ -59,6 +69,7 @@ export async function setBillingClock(db: TestDatabase, zone: string): Promise<B
       config: {},
       writer,
       nowSql: 'LOCALTIMESTAMP(0)',
+      now: (seconds = 0) => billingNow(writer, 'pg', seconds),
       async close() {
         await writer.destroy();
         await db.drop();
@@ -86,6 +97,7 @@ export async function setBillingClock(db: TestDatabase, zone: string): Promise<B
     config: { timeZone: zone },
     writer,
     nowSql: 'NOW()',
+    now: (seconds = 0) => billingNow(writer, 'mysql', seconds),
     async close() {
       await writer.destroy();
       await db.drop();
