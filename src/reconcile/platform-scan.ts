@@ -14,6 +14,7 @@
 import type { Knex } from 'knex';
 import pLimit from 'p-limit';
 import type { BillingClock } from '../billing/clock.js';
+import { billingRefusal } from '../billing/errors.js';
 import { TariffCategoryCache } from '../billing/offers.js';
 import { billingReader } from '../billing/read.js';
 import type { Config } from '../config.js';
@@ -346,7 +347,17 @@ async function act(
               message: (err as Error).message,
             };
             report.errors.push(e);
-            deps.logger.warn(e, 'platform-side change could not be acted on; the next scan tries again');
+            // the billing refused the write for good (a constraint, a bad value): trying again at
+            // every scan changes nothing; the account is parked with the database's words
+            const refusal = billingRefusal(err);
+            if (refusal && e.vgId !== null) {
+              await deps.store.park(e.vgId, 'billing_refused', refusal, 'platform scan');
+              deps.logger.warn(
+                { ...e, refusal },
+                'the billing refused a platform-side change: account parked',
+              );
+            } else
+              deps.logger.warn(e, 'platform-side change could not be acted on; the next scan tries again');
           }
         }),
       ),
