@@ -161,3 +161,21 @@ export async function billingZone(
     return { clock: billingClock(config.timeZone), source: 'billing.timeZone in the configuration' };
   return discoverBillingZone(knex, config.client);
 }
+
+/**
+ * The billing's "now": NOW() as a session in the database's default zone sees it, as a DATETIME
+ * (its wall clock). PostgreSQL: LOCALTIMESTAMP in the service's session (it keeps the database's
+ * TimeZone); MySQL: the service's session runs at '+00:00', so NOW() is converted to the global
+ * zone. null when the server can't convert (a named global zone without time zone tables).
+ */
+export async function databaseWallNow(knex: Knex, dialect: Dialect): Promise<string | null> {
+  if (dialect === 'pg') {
+    const r = await knex.raw("SELECT to_char(LOCALTIMESTAMP(0), 'YYYY-MM-DD HH24:MI:SS') AS wall");
+    return String(r.rows[0].wall);
+  }
+  const [rows] = await knex.raw(
+    "SELECT DATE_FORMAT(CONVERT_TZ(NOW(), @@session.time_zone, @@global.time_zone), '%Y-%m-%d %H:%i:%s') AS wall",
+  );
+  const wall = rows[0].wall as string | null;
+  return wall === null ? null : String(wall);
+}
