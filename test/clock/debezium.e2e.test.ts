@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dialect } from '../../src/billing/connect.js';
 import { categoryIdx, TARIFFS } from '../fixture/catalogue.js';
 import { SAMPLE } from '../fixture/sample.js';
+import { serviceRow } from '../support/billing-clock.js';
 import { type DebeziumPipeline, startDebeziumPipeline } from '../support/debezium.js';
 import { USERNAME_PREFIX } from '../support/pipeline.js';
 import { announceSkip, stackProblem, useStack } from '../support/stack.js';
@@ -38,14 +39,8 @@ describe.skipIf(problem !== null).each(['pg', 'mysql'] as Dialect[])(
       const { p } = d;
       const u = `${USERNAME_PREFIX}${A.svcDeleting.login}`;
       const calls = (m: number) => p.callsSince(m).filter((c) => c.username === u);
-      const service = (offer: '5010' | '5012' | '5013', from: Knex.Raw, to?: Knex.Raw) => ({
-        vg_id: A.svcDeleting.vgId,
-        tar_id: T.tvServices,
-        serv_cat_idx: categoryIdx(T.tvServices, offer),
-        timefrom: from,
-        ...(to ? { timeto: to } : {}),
-        state: 1,
-      });
+      const service = (offer: '5010' | '5012' | '5013', from: Knex.Raw, to?: Knex.Raw) =>
+        serviceRow(A.svcDeleting.vgId, T.tvServices, categoryIdx(T.tvServices, offer), from, to);
       let m = p.mark();
       await p.billing.writer('services').insert(service('5010', p.billing.now()));
       await p.waitFor('the service assigned now', () => calls(m).length >= 1, WAIT_MS);

@@ -20,6 +20,7 @@ import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
 import { loadSample, SAMPLE } from '../fixture/sample.js';
 import { type BillingClockSetting, setBillingClock } from '../support/billing-clock.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/db.js';
+import { setOnPlatform } from '../support/platform-calls.js';
 
 const A = SAMPLE.accounts;
 const PREFIX = 'op_';
@@ -72,17 +73,7 @@ describe.each(DIALECTS)('platform-side changes on %s with the billing clock at U
       'periodic',
     );
 
-  async function setOnPlatform(login: string, subscriptions: string[]) {
-    const res = await fetch(
-      `${sim.url}/_simulator/accounts/${encodeURIComponent(PREFIX + login)}/subscriptions`,
-      {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(subscriptions),
-      },
-    );
-    expect(res.status).toBe(200);
-  }
+  const setOn = (login: string, subscriptions: string[]) => setOnPlatform(sim, PREFIX + login, subscriptions);
 
   /** The services rows of one category, DATETIMEs as stored text. */
   async function rows(vgId: number, idx: number) {
@@ -99,7 +90,7 @@ describe.each(DIALECTS)('platform-side changes on %s with the billing clock at U
 
   it("a switch-off on the platform closes the row at the billing's wall time it was first seen", async () => {
     const vg = A.svcBasic.vgId;
-    await setOnPlatform(A.svcBasic.login, ['100', '5011']);
+    await setOn(A.svcBasic.login, ['100', '5011']);
     const firstSeen = Math.floor(Date.now() / 1000) * 1000;
     await scan();
     expect((await scan()).written).toMatchObject({ closed: 1 });
@@ -111,7 +102,7 @@ describe.each(DIALECTS)('platform-side changes on %s with the billing clock at U
 
   it('a switch-on on the platform is assigned from the moment it was first seen, not yet activated', async () => {
     const vg = A.svcBasic.vgId;
-    await setOnPlatform(A.svcBasic.login, ['100', '5011', '5012']);
+    await setOn(A.svcBasic.login, ['100', '5011', '5012']);
     const firstSeen = Math.floor(Date.now() / 1000) * 1000;
     await scan();
     expect((await scan()).written).toMatchObject({ assigned: 1 });

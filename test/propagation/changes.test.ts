@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockCode } from '../../src/billing/types.js';
 import { categoryIdx, TARIFFS } from '../fixture/catalogue.js';
 import { SAMPLE } from '../fixture/sample.js';
+import { serviceRow } from '../support/billing-clock.js';
 import { DIALECTS } from '../support/db.js';
 import { type Pipeline, startPipeline, USERNAME_PREFIX } from '../support/pipeline.js';
 import type { ChangeCall } from '../support/platform-calls.js';
@@ -175,14 +176,8 @@ describe.each(CASES)('billing changes reach the platform on %s, billing clock %s
 
   it('services the billing assigns with its own NOW(): now, expiring in a few seconds, starting in a few seconds', async () => {
     const u = user(A.svcDeleting.login);
-    const service = (offer: '5010' | '5012' | '5013', from: Knex.Raw, to?: Knex.Raw) => ({
-      vg_id: A.svcDeleting.vgId,
-      tar_id: T.tvServices,
-      serv_cat_idx: categoryIdx(T.tvServices, offer),
-      timefrom: from,
-      ...(to ? { timeto: to } : {}),
-      state: 1,
-    });
+    const service = (offer: '5010' | '5012' | '5013', from: Knex.Raw, to?: Knex.Raw) =>
+      serviceRow(A.svcDeleting.vgId, T.tvServices, categoryIdx(T.tvServices, offer), from, to);
     let m = p.mark();
     await knex('services').insert(service('5010', p.billing.now()));
     // at once: not read as starting hours from now

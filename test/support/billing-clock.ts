@@ -52,34 +52,11 @@ export function billingNow(writer: Knex, dialect: 'pg' | 'mysql', seconds = 0): 
     : writer.raw(`NOW() + INTERVAL ${s} SECOND`);
 }
 
-export async function setBillingClock(db: TestDatabase, zone: string): Promise<BillingClockSetting> {
-  const clock = billingClock(zone);
-  if (db.dialect === 'pg') {
-    const admin = openBilling('pg', PG_ADMIN, { min: 0, max: 1 });
-    try {
-      await admin.raw(`ALTER DATABASE "${db.name}" SET timezone = '${zone.replace(/'/g, "''")}'`);
-    } finally {
-      await admin.destroy();
-    }
-    await db.reopen();
-    const writer = openBilling('pg', db.url, { min: 0, max: 4 });
-    return {
-      zone,
-      clock,
-      config: {},
-      writer,
-      nowSql: 'LOCALTIMESTAMP(0)',
-      now: (seconds = 0) => billingNow(writer, 'pg', seconds),
-      async close() {
-        await writer.destroy();
-        await db.drop();
-      },
-    };
-  }
-  const offset = mysqlSessionOffset(clock);
-  const writer = knexFactory({
+/** The billing's own sessions on MariaDB/MySQL: every new one set to the billing's offset. */
+function mysqlWriter(url: string, offset: string): Knex {
+  return knexFactory({
     client: 'mysql2',
-    connection: { uri: db.url, dateStrings: true } as Knex.MySql2ConnectionConfig & { uri: string },
+    connection: { uri: url, dateStrings: true } as Knex.MySql2ConnectionConfig & { uri: string },
     pool: {
       min: 0,
       max: 4,
@@ -91,16 +68,52 @@ export async function setBillingClock(db: TestDatabase, zone: string): Promise<B
       },
     },
   });
+}
+
+export async function setBillingClock(db: TestDatabase, zone: string): Promise<BillingClockSetting> {
+  const clock = billingClock(zone);
+  const pg = db.dialect === 'pg';
+  if (pg) {
+    const admin = openBilling('pg', PG_ADMIN, { min: 0, max: 1 });
+    try {
+      await admin.raw(`ALTER DATABASE "${db.name}" SET timezone = '${zone.replace(/'/g, "''")}'`);
+    } finally {
+      await admin.destroy();
+    }
+    await db.reopen();
+  }
+  const writer = pg
+    ? openBilling('pg', db.url, { min: 0, max: 4 })
+    : mysqlWriter(db.url, mysqlSessionOffset(clock));
   return {
     zone,
     clock,
-    config: { timeZone: zone },
+    // PostgreSQL: the service finds the database's zone by itself
+    config: pg ? {} : { timeZone: zone },
     writer,
-    nowSql: 'NOW()',
-    now: (seconds = 0) => billingNow(writer, 'mysql', seconds),
+    nowSql: pg ? 'LOCALTIMESTAMP(0)' : 'NOW()',
+    now: (seconds = 0) => billingNow(writer, db.dialect, seconds),
     async close() {
       await writer.destroy();
       await db.drop();
     },
+  };
+}
+
+/** A services row of an offer on a tariff, from/to as the billing writes them (e.g. now()). */
+export function serviceRow(
+  vgId: number,
+  tarId: number,
+  servCatIdx: number,
+  from: Knex.Raw | string,
+  to?: Knex.Raw | string,
+): Record<string, unknown> {
+  return {
+    vg_id: vgId,
+    tar_id: tarId,
+    serv_cat_idx: servCatIdx,
+    timefrom: from,
+    ...(to ? { timeto: to } : {}),
+    state: 1,
   };
 }
