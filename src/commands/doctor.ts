@@ -9,7 +9,9 @@ const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
 export function registerDoctor(program: Command) {
   program
     .command('doctor')
-    .description('check the configuration, the billing database and its clock, the platform and the service mapping; exit 1 if anything fails')
+    .description(
+      'check the configuration, the billing database and its clock, the platform and the service mapping; exit 1 if anything fails',
+    )
     .option('--json', 'print the checks as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { config, logger } = configAndLogger(cmd);

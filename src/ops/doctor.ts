@@ -37,7 +37,8 @@ export async function runDoctor(app: App): Promise<Check[]> {
 
   if (billingUp) {
     try {
-      const c = clockCheck(app.clock, app.clockSource, await databaseWallNow(knex, config.billing.client), new Date());
+      const wall = await databaseWallNow(knex, config.billing.client);
+      const c = clockCheck(app.clock, app.clockSource, wall, new Date());
       add("billing's clock", c.status, c.detail);
     } catch (err) {
       add("billing's clock", 'fail', `${app.clockSource}: ${(err as Error).message}`);

@@ -343,7 +343,13 @@ export class PropagationQueue {
         const detail = `${err.kind}: ${err.message}${err.call ? ` (${err.call})` : ''}`;
         await this.parkAccount(account, err.kind, detail, started, 'platform refused the account: parked');
       } else if (this.deps.park && refusal) {
-        await this.parkAccount(account, 'billing_refused', refusal, started, 'the billing refused a write: parked');
+        await this.parkAccount(
+          account,
+          'billing_refused',
+          refusal,
+          started,
+          'the billing refused a write: parked',
+        );
       } else await this.failed(account, err);
       return;
     }

@@ -77,7 +77,10 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
       expect(await subscriptionsOf(f.knex, vgId, t)).toEqual(subsBefore);
 
     const print = await servicesFingerprint(f.knex);
-    expect(await reattachServices(f.knex, vgId, new Date(), UTC_CLOCK)).toMatchObject({ moved: [], closed: [] });
+    expect(await reattachServices(f.knex, vgId, new Date(), UTC_CLOCK)).toMatchObject({
+      moved: [],
+      closed: [],
+    });
     expect(await servicesFingerprint(f.knex)).toBe(print);
   });
 
@@ -100,7 +103,10 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
     await setTariff(vgId, TARIFF_A);
     expect(await needs(vgId)).toBe(false);
     const print = await servicesFingerprint(f.knex);
-    expect(await reattachServices(f.knex, vgId, new Date(), UTC_CLOCK)).toMatchObject({ moved: [], closed: [] });
+    expect(await reattachServices(f.knex, vgId, new Date(), UTC_CLOCK)).toMatchObject({
+      moved: [],
+      closed: [],
+    });
     expect(await servicesFingerprint(f.knex)).toBe(print);
     expect(await subscriptionsOf(f.knex, vgId)).toEqual(['100', '5011']);
   });
