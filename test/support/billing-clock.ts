@@ -70,7 +70,15 @@ function mysqlWriter(url: string, offset: string): Knex {
   });
 }
 
-export async function setBillingClock(db: TestDatabase, zone: string): Promise<BillingClockSetting> {
+/**
+ * `writerUrl`: the billing's own sessions connect there instead of db.url (another database
+ * user of the same database, e.g. a DML-only billing user).
+ */
+export async function setBillingClock(
+  db: TestDatabase,
+  zone: string,
+  opts: { writerUrl?: string } = {},
+): Promise<BillingClockSetting> {
   const clock = billingClock(zone);
   const pg = db.dialect === 'pg';
   if (pg) {
@@ -82,9 +90,10 @@ export async function setBillingClock(db: TestDatabase, zone: string): Promise<B
     }
     await db.reopen();
   }
+  const url = opts.writerUrl ?? db.url;
   const writer = pg
-    ? openBilling('pg', db.url, { min: 0, max: 4 })
-    : mysqlWriter(db.url, mysqlSessionOffset(clock));
+    ? openBilling('pg', url, { min: 0, max: 4 })
+    : mysqlWriter(url, mysqlSessionOffset(clock));
   return {
     zone,
     clock,
