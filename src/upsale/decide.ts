@@ -1,11 +1,12 @@
 // Whether the billing sells an offer to an account: a pure function of the account as read, the
-// categories that carry the offer on its tariffs, the request and the time. Ensure asks it before
-// reserving; commit asks it again under the account's row lock, so what is written always obeys
-// the rules as they are at that moment. "Already active" and "which rows are in force" come from
-// the core's desiredState, never re-derived here, so selling and propagating can't disagree.
+// categories that carry the offer on its tariffs, the charges already promised on its agreement,
+// the request and the time. Ensure asks it before reserving; commit asks it again under the
+// account's row lock, so what is written always obeys the rules as they are at that moment.
+// "Already active" and "which rows are in force" come from the core's desiredState, never
+// re-derived here, so selling and propagating can't disagree.
 
 import { type AccountState, AgreementState, type AssignedService, ServiceType } from '../billing/types.js';
-import type { OfferCategory } from '../billing/upsale-sql.js';
+import type { OfferCategory, PendingCharge } from '../billing/upsale-sql.js';
 import { type DesiredOptions, desiredState } from '../reconcile/desired.js';
 import { decimalToKopecks } from '../reconcile/money.js';
 import type { SaleKind } from '../state/upsale-journal.js';
@@ -30,6 +31,8 @@ export type SaleDecision =
       price: string;
       /** rows to stop at the sale's start: the replaced offer, and any basic when a basic is sold */
       close: AssignedService[];
+      /** kopecks the agreement's pending charges took off balance + credit */
+      pendingKopecks: number;
     };
 
 export interface SaleInput {
@@ -37,6 +40,13 @@ export interface SaleInput {
   account: AccountState | null;
   /** categories carrying newOfferId on the account's applicable tariffs (applicableTariffs) */
   offers: OfferCategory[];
+  /** the agreement's pending charges (pendingCharges): rows this service wrote, not yet activated */
+  pending: PendingCharge[];
+  /**
+   * The basic subscriptions the first ensure of this sale saw (heldBasics); null for the first
+   * ensure itself (and for a reservation recorded before this was kept).
+   */
+  basicsSeen: readonly string[] | null;
   request: SaleRequest;
   /** the instant the rules are checked at */
   now: Date;
@@ -86,16 +96,42 @@ function chooseOffer(account: AccountState, offers: OfferCategory[], at: Date): 
   return priced[0]!;
 }
 
+/** A basic row in force at `at`, or planned: starting after `at`, and in force once it starts. */
+function basicHeld(account: AccountState, s: AssignedService, at: Date, opts: DesiredOptions): boolean {
+  if (s.serviceType !== ServiceType.basic || (s.uuid?.trim() ?? '') === '') return false;
+  if (rowInForce(account, s, at, opts)) return true;
+  return s.timefrom.getTime() > at.getTime() && rowInForce(account, s, s.timefrom, opts);
+}
+
+/**
+ * The basic subscriptions the account holds at `at`, in force or planned, sorted and distinct:
+ * what ensure records, and what commit compares with, so that a basic which appeared in between
+ * (another sale committed first) is seen.
+ */
+export function heldBasics(account: AccountState, at: Date, opts: DesiredOptions): string[] {
+  const held = account.services.filter((s) => basicHeld(account, s, at, opts)).map((s) => s.uuid!.trim());
+  return [...new Set(held)].sort();
+}
+
+/** Is the offer in force at `t` by the core's rules (suspension aside: the caller checked that)? */
+function offerInForce(account: AccountState, offerId: string, t: Date, opts: DesiredOptions): boolean {
+  return desiredState(account, t, opts).subscriptions.includes(offerId);
+}
+
 export function decideSale(input: SaleInput): SaleDecision {
-  const { account, request: req, now, start } = input;
+  const { account, request: req, now, start, desired: opts } = input;
   if (!account) return refuse('unknown account');
   if (account.archive || account.card.archive || account.agreement.archive) return refuse('account archived');
   if (account.agreement.state !== AgreementState.active)
     return refuse(`agreement not active (state ${account.agreement.state})`);
   if (account.blocked !== 0) return refuse(`account blocked (code ${account.blocked})`);
 
-  const desired = desiredState(account, now, input.desired);
-  if (desired.subscriptions.includes(req.newOfferId)) {
+  // Already there now, or at a later start (a sale of the same offer from the same instant,
+  // committed first): selling it again would charge twice for one subscription.
+  if (
+    offerInForce(account, req.newOfferId, now, opts) ||
+    (start.getTime() > now.getTime() && offerInForce(account, req.newOfferId, start, opts))
+  ) {
     return { result: 'no_action_required', reason: `${req.newOfferId} is already active` };
   }
 
@@ -104,27 +140,29 @@ export function decideSale(input: SaleInput): SaleDecision {
 
   if (
     req.kind === 'replace' &&
-    (req.oldOfferId === null || !desired.subscriptions.includes(req.oldOfferId))
+    (req.oldOfferId === null || !offerInForce(account, req.oldOfferId, now, opts))
   ) {
     return refuse(`the offer to replace (${req.oldOfferId}) is not active`);
   }
 
-  // A trial costs nothing now: the platform grants it; the billing charges by its own rules.
-  if (req.trialDays === 0) {
-    const available =
-      decimalToKopecks(account.agreement.balance) + decimalToKopecks(account.agreement.credit);
-    const price = decimalToKopecks(offer.price!);
-    if (available < price) {
-      return {
-        result: 'no_sufficient_balance',
-        reason: `balance + credit ${available / 100} < price ${price / 100}`,
-      };
-    }
+  // One basic, one receipt. A basic sold (through add or replace) stops every basic in force at
+  // its start; it is refused when the account's basic changed since this sale's ensure (another
+  // sale committed first: its answer is the one receipt) or a basic is planned to start after it
+  // (which would undo this sale on the day it starts).
+  const sellsBasic = offer.serviceType === ServiceType.basic;
+  if (sellsBasic) {
+    const seen = input.basicsSeen;
+    const appeared = seen === null ? [] : heldBasics(account, now, opts).filter((b) => !seen.includes(b));
+    if (appeared.length > 0)
+      return refuse(`the basic subscription changed since ensure (now ${appeared.join(', ')})`);
+    const planned = account.services.find(
+      (s) => s.timefrom.getTime() > start.getTime() && basicHeld(account, s, start, opts),
+    );
+    if (planned)
+      return refuse(`basic ${planned.uuid!.trim()} is planned from ${planned.timefrom.toISOString()}`);
   }
 
-  // One basic per account: selling a basic stops whatever basic is in force (a basic bought
-  // through add-subscription is a replace in disguise), and replace stops the old offer.
-  const sellsBasic = offer.serviceType === ServiceType.basic;
+  // Replace stops the old offer; a basic stops whatever basic is in force.
   const close = account.services.filter((s) => {
     const uuid = s.uuid?.trim() ?? '';
     const targeted =
@@ -132,10 +170,38 @@ export function decideSale(input: SaleInput): SaleDecision {
       (sellsBasic && s.serviceType === ServiceType.basic);
     if (!targeted || uuid === '') return false;
     if (s.timeto !== null && s.timeto.getTime() <= closingInstant(s, start).getTime()) return false;
-    return rowInForce(account, s, now, input.desired) || rowInForce(account, s, start, input.desired);
+    return rowInForce(account, s, now, opts) || rowInForce(account, s, start, opts);
   });
 
-  return { result: 'sell', offer, price: offer.price!, close };
+  // A trial costs nothing now: the platform grants it; the billing charges by its own rules.
+  const pendingKopecks = pendingAfter(input.pending, close, start, now);
+  if (req.trialDays === 0) {
+    const available =
+      decimalToKopecks(account.agreement.balance) +
+      decimalToKopecks(account.agreement.credit) -
+      pendingKopecks;
+    const price = decimalToKopecks(offer.price!);
+    if (available < price) {
+      const owed = pendingKopecks > 0 ? ` (pending charges ${pendingKopecks / 100} deducted)` : '';
+      return {
+        result: 'no_sufficient_balance',
+        reason: `balance + credit ${available / 100}${owed} < price ${price / 100}`,
+      };
+    }
+  }
+
+  return { result: 'sell', offer, price: offer.price!, close, pendingKopecks };
+}
+
+/**
+ * What the pending charges still cost once this sale is written: a pending row this sale stops
+ * at once (its start is now or earlier) will never be activated, so it no longer counts.
+ */
+function pendingAfter(pending: PendingCharge[], close: AssignedService[], start: Date, now: Date): number {
+  const stoppedNow = new Set(
+    close.filter((s) => closingInstant(s, start).getTime() <= now.getTime()).map((s) => s.serviceId),
+  );
+  return pending.filter((p) => !stoppedNow.has(p.serviceId)).reduce((sum, p) => sum + p.kopecks, 0);
 }
 
 /** A row is stopped at the sale's start, or at its own start if that is later (never timeto < timefrom). */

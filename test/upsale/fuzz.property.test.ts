@@ -17,7 +17,14 @@ import {
 } from './support.js';
 
 const RUNS = 200;
+/** Stands for the billingTransactionId ensure answered; replaced when the request is sent. */
+const ENSURED = '<ensured>';
 const ENDPOINTS: Endpoint[] = ['add/ensure', 'add/commit', 'replace/ensure', 'replace/commit'];
+/** Ensures three times as often as commits: a commit only reaches the billing after its ensure. */
+const endpoint = fc.constantFrom<Endpoint>(
+  ...ENDPOINTS,
+  ...ENDPOINTS.filter((e) => e.endsWith('ensure')).flatMap((e) => [e, e]),
+);
 const RESULTS = [
   'operation_ensured',
   'operation_commited',
@@ -76,9 +83,10 @@ const plausible = fc.record(
     newOfferId: fc.constantFrom(...OFFERS),
     oldOfferId: fc.constantFrom(...OFFERS),
     // a small pool so that transactions repeat and collide across endpoints and offers
-    qsTransactionId: fc.integer({ min: 1, max: 30 }).map((n) => `fz-${n}`),
+    qsTransactionId: fc.integer({ min: 1, max: 80 }).map((n) => `fz-${n}`),
     trialDays: fc.constantFrom('0', '1', '30', '3650'),
-    billingTransactionId: fc.constantFrom('bt-1', 'bt-2'),
+    // ENSURED = the value the journal holds for this qsTransactionId (what its ensure answered)
+    billingTransactionId: fc.constantFrom(ENSURED, ENSURED, 'bt-forged'),
     serviceStartTimestamp: fc
       .integer({ min: -30 * 60, max: 60 * 24 * 35 })
       .map((minutes) => new Date(Date.now() + minutes * 60_000).toISOString()),
@@ -153,8 +161,13 @@ describe.each(DIALECTS)('upsale fuzzing on %s', (dialect) => {
   it('answers only 200 or 4xx, and a refusal writes nothing', async () => {
     const seen = new Map<number, number>();
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...ENDPOINTS), query, body, async (endpoint, q, b) => {
+      fc.asyncProperty(endpoint, query, body, async (endpoint, q, b) => {
         const [services, journal] = [await servicesFingerprint(f.knex), await journalPrint()];
+        if (q.billingTransactionId === ENSURED) {
+          const qs = typeof q.qsTransactionId === 'string' ? q.qsTransactionId : '';
+          const row = await f.knex('lifestream_upsale').where({ qs_transaction_id: qs }).first();
+          q.billingTransactionId = row ? String(row.billing_transaction_id) : 'bt-never-ensured';
+        }
         const res = await f.app.inject({
           method: 'POST',
           url: urlOf(endpoint, q),
@@ -167,7 +180,11 @@ describe.each(DIALECTS)('upsale fuzzing on %s', (dialect) => {
         );
         const answer = res.json() as { result?: string; error?: string; message?: string };
         if (res.statusCode !== 200) {
-          expect(answer).toEqual({ error: expect.any(String), message: expect.any(String) });
+          expect(answer).toEqual({
+            error: expect.any(String),
+            message: expect.any(String),
+            ...(res.statusCode === 409 ? { mismatch: expect.any(Array) } : {}),
+          });
           expect(await servicesFingerprint(f.knex)).toBe(services);
           expect(await journalPrint()).toBe(journal);
           return;
@@ -180,7 +197,7 @@ describe.each(DIALECTS)('upsale fuzzing on %s', (dialect) => {
       { numRuns: RUNS },
     );
     // the fuzzing reached the billing too, not only the validator
-    expect(seen.get(200) ?? 0).toBeGreaterThan(RUNS * 0.15);
+    expect(seen.get(200) ?? 0, JSON.stringify([...seen])).toBeGreaterThan(RUNS * 0.15);
   });
 
   it('every committed transaction has exactly one services row, and every sold row a committed transaction', async () => {
