@@ -85,7 +85,8 @@ export async function insertService(trx: Knex.Transaction, s: NewService, now: D
     timeto: s.timeto === null ? OPEN_END : sqlDateTime(s.timeto),
     need_calc: s.needCalc,
     state: s.state,
-    activated: s.activated === null ? null : sqlDateTime(s.activated),
+    // not set: omitted, so the column's DEFAULT applies (the real schema's is the zero date, NOT NULL)
+    ...(s.activated === null ? {} : { activated: sqlDateTime(s.activated) }),
     external_data: s.externalData,
   };
   // PostgreSQL answers the key through RETURNING ([{service_id}]); MySQL has no RETURNING and
