@@ -1,6 +1,6 @@
 // One sale per qsTransactionId (src/upsale/binding.ts): the journal keeps how the first ensure
-// named the account (account_id, account_login) and which basic subscriptions the account held
-// then (basics_seen), and billing_transaction_id becomes unique, compared byte for byte. Plus
+// named the account (account_id, account_login) and which basic rows the account held then
+// (basics_seen), and billing_transaction_id becomes unique, compared byte for byte. Plus
 // <prefix>upsale_agreement: one row per agreement that upsale has sold on, locked by every commit
 // so that sales on several accounts of one agreement (which holds the money) are decided one at a
 // time. A lock row of our own, not the agreements row: the billing's charging run writes that
@@ -16,7 +16,7 @@ export const upsaleBinding: Migration = {
       /** the names the first ensure gave the account, as sent (either may be absent) */
       t.string('account_id', 100).nullable();
       t.string('account_login', 100).nullable();
-      /** JSON array of the basic subscription ids in force or planned at the first ensure; NULL on rows from before */
+      /** JSON array of the services rows (service_id) of the basics in force or planned at the first ensure; NULL on rows from before */
       t.text('basics_seen').nullable();
     });
     if (dialect === 'mysql') {

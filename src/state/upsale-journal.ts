@@ -21,8 +21,8 @@ export interface SaleRecord {
   newOfferId: string;
   oldOfferId: string | null;
   trialDays: number;
-  /** basic subscriptions the account held (in force or planned) at the first ensure; null = not recorded */
-  basicsSeen: string[] | null;
+  /** the basic rows (service_id) the account held, in force or planned, at the first ensure; null = not recorded */
+  basicsSeen: number[] | null;
   serviceId: number | null;
   closedServiceIds: number[];
   billingStartAt: Date | null;
@@ -130,7 +130,7 @@ function fromRow(r: Record<string, unknown>): SaleRecord {
     newOfferId: String(r.new_offer_id),
     oldOfferId: textOrNull(r.old_offer_id),
     trialDays: Number(r.trial_days),
-    basicsSeen: r.basics_seen == null ? null : (JSON.parse(String(r.basics_seen)) as string[]),
+    basicsSeen: r.basics_seen == null ? null : (JSON.parse(String(r.basics_seen)) as number[]),
     serviceId: r.service_id == null ? null : Number(r.service_id),
     closedServiceIds:
       r.closed_service_ids == null ? [] : (JSON.parse(String(r.closed_service_ids)) as number[]),

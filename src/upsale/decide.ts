@@ -43,10 +43,10 @@ export interface SaleInput {
   /** the agreement's pending charges (pendingCharges): rows this service wrote, not yet activated */
   pending: PendingCharge[];
   /**
-   * The basic subscriptions the first ensure of this sale saw (heldBasics); null for the first
-   * ensure itself (and for a reservation recorded before this was kept).
+   * The basic rows (service_id) the first ensure of this sale saw (heldBasics); null for the
+   * first ensure itself (and for a reservation recorded before this was kept).
    */
-  basicsSeen: readonly string[] | null;
+  basicsSeen: readonly number[] | null;
   request: SaleRequest;
   /** the instant the rules are checked at */
   now: Date;
@@ -104,13 +104,12 @@ function basicHeld(account: AccountState, s: AssignedService, at: Date, opts: De
 }
 
 /**
- * The basic subscriptions the account holds at `at`, in force or planned, sorted and distinct:
- * what ensure records, and what commit compares with, so that a basic which appeared in between
- * (another sale committed first) is seen.
+ * The basic rows the account holds at `at`, in force or planned: their service_ids are what
+ * ensure records and commit compares with, so that a basic written in between (another sale
+ * committed first) is seen, even one of the same subscription as before (a switch and back).
  */
-export function heldBasics(account: AccountState, at: Date, opts: DesiredOptions): string[] {
-  const held = account.services.filter((s) => basicHeld(account, s, at, opts)).map((s) => s.uuid!.trim());
-  return [...new Set(held)].sort();
+export function heldBasics(account: AccountState, at: Date, opts: DesiredOptions): AssignedService[] {
+  return account.services.filter((s) => basicHeld(account, s, at, opts));
 }
 
 /** Is the offer in force at `t` by the core's rules (suspension aside: the caller checked that)? */
@@ -152,9 +151,12 @@ export function decideSale(input: SaleInput): SaleDecision {
   const sellsBasic = offer.serviceType === ServiceType.basic;
   if (sellsBasic) {
     const seen = input.basicsSeen;
-    const appeared = seen === null ? [] : heldBasics(account, now, opts).filter((b) => !seen.includes(b));
-    if (appeared.length > 0)
-      return refuse(`the basic subscription changed since ensure (now ${appeared.join(', ')})`);
+    const appeared =
+      seen === null ? [] : heldBasics(account, now, opts).filter((s) => !seen.includes(s.serviceId));
+    if (appeared.length > 0) {
+      const rows = appeared.map((s) => `${s.uuid!.trim()} (service ${s.serviceId})`).join(', ');
+      return refuse(`the basic subscription changed since ensure: ${rows}`);
+    }
     const planned = account.services.find(
       (s) => s.timefrom.getTime() > start.getTime() && basicHeld(account, s, start, opts),
     );

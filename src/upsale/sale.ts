@@ -136,7 +136,7 @@ async function decide(
   db: Knex,
   vgId: number,
   sale: SaleRequest,
-  basicsSeen: readonly string[] | null,
+  basicsSeen: readonly number[] | null,
   now: Date,
   start: Date,
 ) {
@@ -147,7 +147,8 @@ async function decide(
   const pending = account ? await pendingCharges(db, account.agreement.agrmId, now) : [];
   const desired = { usernamePrefix: deps.usernamePrefix, emailTemplate: deps.emailTemplate };
   const decision = decideSale({ account, offers, pending, basicsSeen, request: sale, now, start, desired });
-  return { decision, basicsHeld: account ? heldBasics(account, now, desired) : [] };
+  const basicsHeld = account ? heldBasics(account, now, desired).map((s) => s.serviceId) : [];
+  return { decision, basicsHeld };
 }
 
 const ensured = (billingTransactionId: string, vgId: number, reason: string): SaleOutcome => ({

@@ -186,6 +186,27 @@ describe.each(DIALECTS)('one basic, one receipt on %s', (dialect) => {
     expect((await basicsInForce(f.knex, vgId)).map((s) => s.uuid)).toEqual(['B05']);
   });
 
+  it('a switch away and back since ensure is a change too: the stale sale is refused', async () => {
+    await reset();
+    const stale = query('add', 'B10');
+    const ensured = await call(f.app, 'add/ensure', stale);
+    expect(ensured.body.result).toBe('operation_ensured');
+    expect((await sell(f.app, 'replace', { ...query('replace', 'B11') })).commit?.body.result).toBe(
+      'operation_commited',
+    );
+    expect(
+      (await sell(f.app, 'replace', { ...query('replace', '100'), oldOfferId: 'B11' })).commit?.body.result,
+    ).toBe('operation_commited');
+    // 100 is the basic again, but another row than the one the stale ensure saw
+    const late = await call(f.app, 'add/commit', {
+      ...stale,
+      billingTransactionId: ensured.body.billingTransactionId as string,
+    });
+    expect(late.body).toEqual({ result: 'no_subscription_rules' });
+    expect(await soldRows(f.knex, stale.qsTransactionId)).toEqual([]);
+    expect((await basicsInForce(f.knex, vgId)).map((s) => s.uuid)).toEqual(['100']);
+  });
+
   it('an additional sold alongside a basic switch is not a basic sale: both commit', async () => {
     await reset();
     const results = await race([
