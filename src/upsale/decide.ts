@@ -146,23 +146,25 @@ export function decideSale(input: SaleInput): SaleDecision {
 
   // One basic, one receipt. A basic sold (through add or replace) stops every basic in force at
   // its start; it is refused when the account's basic changed since this sale's ensure (another
-  // sale committed first: its answer is the one receipt) or a basic is planned to start after it
-  // (which would undo this sale on the day it starts).
+  // sale committed first: its answer is the one receipt).
   const sellsBasic = offer.serviceType === ServiceType.basic;
-  if (sellsBasic) {
+  if (sellsBasic && input.basicsSeen !== null) {
     const seen = input.basicsSeen;
-    const appeared =
-      seen === null ? [] : heldBasics(account, now, opts).filter((s) => !seen.includes(s.serviceId));
+    const appeared = heldBasics(account, now, opts).filter((s) => !seen.includes(s.serviceId));
     if (appeared.length > 0) {
       const rows = appeared.map((s) => `${s.uuid!.trim()} (service ${s.serviceId})`).join(', ');
       return refuse(`the basic subscription changed since ensure: ${rows}`);
     }
-    const planned = account.services.find(
-      (s) => s.timefrom.getTime() > start.getTime() && basicHeld(account, s, start, opts),
-    );
-    if (planned)
-      return refuse(`basic ${planned.uuid!.trim()} is planned from ${planned.timefrom.toISOString()}`);
   }
+  // A row planned to start after this sale that would overlap it: the same offer (charged twice
+  // from then on) or, for a basic, any basic (it would undo this sale on the day it starts).
+  const planned = account.services.find(
+    (s) =>
+      s.timefrom.getTime() > start.getTime() &&
+      rowInForce(account, s, s.timefrom, opts) &&
+      (s.uuid?.trim() === req.newOfferId || (sellsBasic && s.serviceType === ServiceType.basic)),
+  );
+  if (planned) return refuse(`${planned.uuid!.trim()} is planned from ${planned.timefrom.toISOString()}`);
 
   // Replace stops the old offer; a basic stops whatever basic is in force.
   const close = account.services.filter((s) => {

@@ -256,7 +256,7 @@ describe.each(DIALECTS)('upsale commit on %s', (dialect) => {
     const vgId = A.svcFuture.vgId;
     const q = {
       accountLogin: loginOf(vgId),
-      newOfferId: '5012',
+      newOfferId: '5013',
       qsTransactionId: txId('late'),
       trialDays: 1,
     };
