@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../support/db.js';
+import { disagreements, POOL, play, scenario } from './platforms.js';
 import {
   A,
   type Endpoint,
@@ -214,5 +215,57 @@ describe.each(DIALECTS)('upsale fuzzing on %s', (dialect) => {
     for (const s of sold) {
       expect(committed.map((j) => `lifestream:qs=${j.qs_transaction_id}`)).toContain(s.external_data);
     }
+  });
+});
+
+// Several platforms at once: random sales (some reusing another's qsTransactionId) and a random
+// interleaving of their ensures, commits and forged commits, in batches sent concurrently. Each run
+// starts from the sample and ends with the answers checked against the billing (platforms.ts):
+// every accepted answer is the bound sale's, every commit answer has its one services row and no
+// row is without one, one basic per account, at most one basic receipt per batch of sales ensured
+// before it, and no agreement owes more for paid sales than it holds.
+describe.each(DIALECTS)('several platforms selling at once on %s', (dialect) => {
+  let f: UpsaleFixture;
+  let original: Record<string, unknown>[];
+  const vgIds = POOL.map((a) => a.vgId);
+  beforeAll(async () => {
+    f = await upsaleFixture(dialect, 'upsplat');
+    // enough for a basic or two on svcNoEmail; ivanovMain (350.00, two accounts) stays tight
+    await f.knex('agreements').where({ agrm_id: A.svcNoEmail.agrmId }).update({ balance: '1500' });
+    original = await f.knex('services').whereIn('vg_id', vgIds).select('service_id', 'timeto');
+  });
+  afterAll(async () => f?.close());
+
+  async function backToSample() {
+    await f
+      .knex('services')
+      .whereIn('vg_id', vgIds)
+      .andWhere('external_data', 'like', 'lifestream:%')
+      .delete();
+    for (const r of original)
+      await f.knex('services').where({ service_id: r.service_id }).update({ timeto: r.timeto });
+    await f.knex('lifestream_upsale').delete();
+  }
+
+  it('never leaves the billing and the answers in disagreement', async () => {
+    let run = 0;
+    const outcomes = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(scenario, async (s) => {
+        await backToSample();
+        const id = `pf${++run}`;
+        const sent = await play(f.app, s, id);
+        for (const x of sent) {
+          const key = `${x.step.op}:${x.answer.body.result ?? x.answer.status}`;
+          outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+        }
+        expect(await disagreements(f.knex, s, sent, id)).toEqual([]);
+      }),
+      { numRuns: 100 },
+    );
+    console.log("OUT", JSON.stringify([...outcomes]));
+    // the runs did sell, refuse and conflict, not only one of them
+    for (const key of ['commit:operation_commited', 'ensure:operation_ensured', 'commit:409', 'forged:409'])
+      expect(outcomes.get(key) ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(0);
   });
 });
