@@ -38,7 +38,7 @@ export type SaleDecision =
 export interface SaleInput {
   /** null = no such account */
   account: AccountState | null;
-  /** categories carrying newOfferId on the account's applicable tariffs (applicableTariffs) */
+  /** categories carrying newOfferId on the account's applicable tariffs (applicableTariffs), now and at start */
   offers: OfferCategory[];
   /** the agreement's pending charges (pendingCharges): rows this service wrote, not yet activated */
   pending: PendingCharge[];
@@ -99,8 +99,21 @@ function chooseOffer(account: AccountState, offers: OfferCategory[], at: Date): 
 /** A basic row in force at `at`, or planned: starting after `at`, and in force once it starts. */
 function basicHeld(account: AccountState, s: AssignedService, at: Date, opts: DesiredOptions): boolean {
   if (s.serviceType !== ServiceType.basic || (s.uuid?.trim() ?? '') === '') return false;
-  if (rowInForce(account, s, at, opts)) return true;
-  return s.timefrom.getTime() > at.getTime() && rowInForce(account, s, s.timefrom, opts);
+  return rowInForce(account, s, at, opts) || startsAfter(account, s, at, opts) !== null;
+}
+
+/**
+ * When a row not in force at `at` comes into force later by itself, or null: at its own timefrom,
+ * or when a multi-tariff window of its tariff opens (layout 3), whichever comes first.
+ */
+function startsAfter(account: AccountState, s: AssignedService, at: Date, opts: DesiredOptions): Date | null {
+  const candidates = [
+    s.timefrom,
+    ...account.multitarifs.filter((m) => m.tarId === s.tarId).map((m) => m.dtfrom),
+  ]
+    .filter((t) => t.getTime() > at.getTime())
+    .sort((x, y) => x.getTime() - y.getTime());
+  return candidates.find((t) => rowInForce(account, s, t, opts)) ?? null;
 }
 
 /**
@@ -134,7 +147,9 @@ export function decideSale(input: SaleInput): SaleDecision {
     return { result: 'no_action_required', reason: `${req.newOfferId} is already active` };
   }
 
-  const offer = chooseOffer(account, input.offers, now);
+  // on a tariff that applies when the sale takes effect: a row on a multi-tariff that has ended by
+  // a later start would never be in force, and the platform would hold a receipt for nothing
+  const offer = chooseOffer(account, input.offers, start.getTime() > now.getTime() ? start : now);
   if (typeof offer === 'string') return refuse(offer);
 
   if (
@@ -158,13 +173,12 @@ export function decideSale(input: SaleInput): SaleDecision {
   }
   // A row planned to start after this sale that would overlap it: the same offer (charged twice
   // from then on) or, for a basic, any basic (it would undo this sale on the day it starts).
-  const planned = account.services.find(
-    (s) =>
-      s.timefrom.getTime() > start.getTime() &&
-      rowInForce(account, s, s.timefrom, opts) &&
-      (s.uuid?.trim() === req.newOfferId || (sellsBasic && s.serviceType === ServiceType.basic)),
-  );
-  if (planned) return refuse(`${planned.uuid!.trim()} is planned from ${planned.timefrom.toISOString()}`);
+  for (const s of account.services) {
+    if (s.uuid?.trim() !== req.newOfferId && !(sellsBasic && s.serviceType === ServiceType.basic)) continue;
+    if (rowInForce(account, s, start, opts)) continue; // stopped by this sale (or already active)
+    const from = startsAfter(account, s, start, opts);
+    if (from) return refuse(`${s.uuid!.trim()} is planned from ${from.toISOString()}`);
+  }
 
   // Replace stops the old offer; a basic stops whatever basic is in force.
   const close = account.services.filter((s) => {

@@ -141,9 +141,9 @@ async function decide(
   start: Date,
 ) {
   const account = await billingReader(db).loadAccount(vgId, now);
-  const offers = account
-    ? await offerCategories(db, applicableTariffs(account, now), sale.newOfferId, now)
-    : [];
+  // the tariffs that apply now and at the start: the decision picks those of when it takes effect
+  const tariffs = account ? [...applicableTariffs(account, now), ...applicableTariffs(account, start)] : [];
+  const offers = account ? await offerCategories(db, tariffs, sale.newOfferId, now) : [];
   const pending = account ? await pendingCharges(db, account.agreement.agrmId, now) : [];
   const desired = { usernamePrefix: deps.usernamePrefix, emailTemplate: deps.emailTemplate };
   const decision = decideSale({ account, offers, pending, basicsSeen, request: sale, now, start, desired });
