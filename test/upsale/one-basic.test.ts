@@ -13,6 +13,7 @@ import {
   type Answer,
   basicsInForce,
   call,
+  ensureAllThenCommitAll,
   journalRow,
   loginOf,
   sell,
@@ -84,16 +85,8 @@ describe.each(DIALECTS)('one basic, one receipt on %s', (dialect) => {
   /** Ensures every sale (all at once), then commits every sale (all at once). */
   async function race(sales: { kind: Kind; offer: string }[]) {
     const queries = sales.map((s) => ({ ...s, q: query(s.kind, s.offer) }));
-    const ensures = await Promise.all(queries.map((s) => call(f.app, `${s.kind}/ensure`, s.q)));
+    const { ensures, commits } = await ensureAllThenCommitAll(f.app, queries);
     for (const e of ensures) expect(e.body.result).toBe('operation_ensured');
-    const commits = await Promise.all(
-      queries.map((s, i) =>
-        call(f.app, `${s.kind}/commit`, {
-          ...s.q,
-          billingTransactionId: ensures[i]!.body.billingTransactionId as string,
-        }),
-      ),
-    );
     return queries.map((s, i) => ({ ...s, commit: commits[i]! }));
   }
 
@@ -150,15 +143,10 @@ describe.each(DIALECTS)('one basic, one receipt on %s', (dialect) => {
       qsTransactionId: txId('b2'),
     });
     const [q101, q102] = [q('101'), q('102')];
-    const ensured = await Promise.all([q101, q102].map((x) => call(f.app, 'add/ensure', x)));
-    const commits = await Promise.all(
-      [q101, q102].map((x, i) =>
-        call(f.app, 'add/commit', {
-          ...x,
-          billingTransactionId: ensured[i]!.body.billingTransactionId as string,
-        }),
-      ),
-    );
+    const { commits } = await ensureAllThenCommitAll(f.app, [
+      { kind: 'add', q: q101 },
+      { kind: 'add', q: q102 },
+    ]);
     const results = commits.map((c) => c.body.result).sort();
     expect(results).toEqual(['no_subscription_rules', 'operation_commited']);
     const winner = commits[0]!.body.result === 'operation_commited' ? '101' : '102';

@@ -8,6 +8,7 @@ import { DIALECTS } from '../support/db.js';
 import {
   A,
   call,
+  ensureAllThenCommitAll,
   journalRow,
   loginOf,
   type Query,
@@ -111,14 +112,9 @@ describe.each(DIALECTS)('pending charges on %s', (dialect) => {
 
   it('in parallel on one account: exactly one of the two is sold, and it is the one the billing holds', async () => {
     const sales = [q(lebedev.vgId, '5010'), q(lebedev.vgId, '5013')];
-    const ensured = await Promise.all(sales.map((s) => call(f.app, 'add/ensure', s)));
-    const commits = await Promise.all(
-      sales.map((s, i) =>
-        call(f.app, 'add/commit', {
-          ...s,
-          billingTransactionId: ensured[i]!.body.billingTransactionId as string,
-        }),
-      ),
+    const { commits } = await ensureAllThenCommitAll(
+      f.app,
+      sales.map((s) => ({ kind: 'add', q: s })),
     );
     const results = commits.map((c) => c.body.result);
     expect([...results].sort()).toEqual(['no_sufficient_balance', 'operation_commited']);
@@ -136,16 +132,11 @@ describe.each(DIALECTS)('pending charges on %s', (dialect) => {
           .delete();
       }
       const sales = ivanov.map((a) => q(a.vgId, '5013'));
-      const ensured = await Promise.all(sales.map((s) => call(f.app, 'add/ensure', s)));
-      expect(ensured.map((e) => e.body.result)).toEqual(['operation_ensured', 'operation_ensured']);
-      const commits = await Promise.all(
-        sales.map((s, i) =>
-          call(f.app, 'add/commit', {
-            ...s,
-            billingTransactionId: ensured[i]!.body.billingTransactionId as string,
-          }),
-        ),
+      const { ensures, commits } = await ensureAllThenCommitAll(
+        f.app,
+        sales.map((s) => ({ kind: 'add', q: s })),
       );
+      expect(ensures.map((e) => e.body.result)).toEqual(['operation_ensured', 'operation_ensured']);
       const results = commits.map((c) => c.body.result);
       expect([...results].sort()).toEqual(['no_sufficient_balance', 'operation_commited']);
       const w = results.indexOf('operation_commited');

@@ -112,6 +112,26 @@ export async function sell(
   return { ensure, commit };
 }
 
+/**
+ * Sales racing as the platform would send them: every ensure at once, then every commit at once
+ * (each with the billingTransactionId its ensure answered).
+ */
+export async function ensureAllThenCommitAll(
+  app: FastifyInstance,
+  sales: { kind: 'add' | 'replace'; q: Query }[],
+): Promise<{ ensures: Answer[]; commits: Answer[] }> {
+  const ensures = await Promise.all(sales.map((s) => call(app, `${s.kind}/ensure`, s.q)));
+  const commits = await Promise.all(
+    sales.map((s, i) =>
+      call(app, `${s.kind}/commit`, {
+        ...s.q,
+        billingTransactionId: ensures[i]!.body.billingTransactionId as string | undefined,
+      }),
+    ),
+  );
+  return { ensures, commits };
+}
+
 /** ensure, then commit: the answer of the last step taken. */
 export async function saleResult(app: FastifyInstance, kind: 'add' | 'replace', q: Query, extra: Query = {}) {
   const { ensure, commit } = await sell(app, kind, q, extra);
