@@ -263,7 +263,6 @@ describe.each(DIALECTS)('several platforms selling at once on %s', (dialect) => 
       }),
       { numRuns: 100 },
     );
-    console.log('OUT', JSON.stringify([...outcomes]));
     // the runs did sell, refuse and conflict, not only one of them
     for (const key of ['commit:operation_commited', 'ensure:operation_ensured', 'commit:409', 'forged:409'])
       expect(outcomes.get(key) ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(0);
