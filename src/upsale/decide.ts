@@ -1,11 +1,12 @@
 // Whether the billing sells an offer to an account: a pure function of the account as read, the
-// categories that carry the offer on its tariffs, the request and the time. Ensure asks it before
-// reserving; commit asks it again under the account's row lock, so what is written always obeys
-// the rules as they are at that moment. "Already active" and "which rows are in force" come from
-// the core's desiredState, never re-derived here, so selling and propagating can't disagree.
+// categories that carry the offer on its tariffs, the charges already promised on its agreement,
+// the request and the time. Ensure asks it before reserving; commit asks it again under the
+// account's row lock, so what is written always obeys the rules as they are at that moment.
+// "Already active" and "which rows are in force" come from the core's desiredState, never
+// re-derived here, so selling and propagating can't disagree.
 
 import { type AccountState, AgreementState, type AssignedService, ServiceType } from '../billing/types.js';
-import type { OfferCategory } from '../billing/upsale-sql.js';
+import type { OfferCategory, PendingCharge } from '../billing/upsale-sql.js';
 import { type DesiredOptions, desiredState } from '../reconcile/desired.js';
 import { decimalToKopecks } from '../reconcile/money.js';
 import type { SaleKind } from '../state/upsale-journal.js';
@@ -30,13 +31,22 @@ export type SaleDecision =
       price: string;
       /** rows to stop at the sale's start: the replaced offer, and any basic when a basic is sold */
       close: AssignedService[];
+      /** kopecks the agreement's pending charges took off balance + credit */
+      pendingKopecks: number;
     };
 
 export interface SaleInput {
   /** null = no such account */
   account: AccountState | null;
-  /** categories carrying newOfferId on the account's applicable tariffs (applicableTariffs) */
+  /** categories carrying newOfferId on the account's applicable tariffs (applicableTariffs), now and at start */
   offers: OfferCategory[];
+  /** the agreement's pending charges (pendingCharges): rows this service wrote, not yet activated */
+  pending: PendingCharge[];
+  /**
+   * The basic rows (service_id) the first ensure of this sale saw (heldBasics); null for the
+   * first ensure itself (and for a reservation recorded before this was kept).
+   */
+  basicsSeen: readonly number[] | null;
   request: SaleRequest;
   /** the instant the rules are checked at */
   now: Date;
@@ -86,45 +96,91 @@ function chooseOffer(account: AccountState, offers: OfferCategory[], at: Date): 
   return priced[0]!;
 }
 
+/** A basic row in force at `at`, or planned: starting after `at`, and in force once it starts. */
+function basicHeld(account: AccountState, s: AssignedService, at: Date, opts: DesiredOptions): boolean {
+  if (s.serviceType !== ServiceType.basic || (s.uuid?.trim() ?? '') === '') return false;
+  return rowInForce(account, s, at, opts) || startsAfter(account, s, at, opts) !== null;
+}
+
+/**
+ * When a row not in force at `at` comes into force later by itself, or null: at its own timefrom,
+ * or when a multi-tariff window of its tariff opens (layout 3), whichever comes first.
+ */
+function startsAfter(account: AccountState, s: AssignedService, at: Date, opts: DesiredOptions): Date | null {
+  const candidates = [
+    s.timefrom,
+    ...account.multitarifs.filter((m) => m.tarId === s.tarId).map((m) => m.dtfrom),
+  ]
+    .filter((t) => t.getTime() > at.getTime())
+    .sort((x, y) => x.getTime() - y.getTime());
+  return candidates.find((t) => rowInForce(account, s, t, opts)) ?? null;
+}
+
+/**
+ * The basic rows the account holds at `at`, in force or planned: their service_ids are what
+ * ensure records and commit compares with, so that a basic written in between (another sale
+ * committed first) is seen, even one of the same subscription as before (a switch and back).
+ */
+export function heldBasics(account: AccountState, at: Date, opts: DesiredOptions): AssignedService[] {
+  return account.services.filter((s) => basicHeld(account, s, at, opts));
+}
+
+/** Is the offer in force at `t` by the core's rules (suspension aside: the caller checked that)? */
+function offerInForce(account: AccountState, offerId: string, t: Date, opts: DesiredOptions): boolean {
+  return desiredState(account, t, opts).subscriptions.includes(offerId);
+}
+
 export function decideSale(input: SaleInput): SaleDecision {
-  const { account, request: req, now, start } = input;
+  const { account, request: req, now, start, desired: opts } = input;
   if (!account) return refuse('unknown account');
   if (account.archive || account.card.archive || account.agreement.archive) return refuse('account archived');
   if (account.agreement.state !== AgreementState.active)
     return refuse(`agreement not active (state ${account.agreement.state})`);
   if (account.blocked !== 0) return refuse(`account blocked (code ${account.blocked})`);
 
-  const desired = desiredState(account, now, input.desired);
-  if (desired.subscriptions.includes(req.newOfferId)) {
+  // Already there now, or at a later start (a sale of the same offer from the same instant,
+  // committed first): selling it again would charge twice for one subscription.
+  if (
+    offerInForce(account, req.newOfferId, now, opts) ||
+    (start.getTime() > now.getTime() && offerInForce(account, req.newOfferId, start, opts))
+  ) {
     return { result: 'no_action_required', reason: `${req.newOfferId} is already active` };
   }
 
-  const offer = chooseOffer(account, input.offers, now);
+  // on a tariff that applies when the sale takes effect: a row on a multi-tariff that has ended by
+  // a later start would never be in force, and the platform would hold a receipt for nothing
+  const offer = chooseOffer(account, input.offers, start.getTime() > now.getTime() ? start : now);
   if (typeof offer === 'string') return refuse(offer);
 
   if (
     req.kind === 'replace' &&
-    (req.oldOfferId === null || !desired.subscriptions.includes(req.oldOfferId))
+    (req.oldOfferId === null || !offerInForce(account, req.oldOfferId, now, opts))
   ) {
     return refuse(`the offer to replace (${req.oldOfferId}) is not active`);
   }
 
-  // A trial costs nothing now: the platform grants it; the billing charges by its own rules.
-  if (req.trialDays === 0) {
-    const available =
-      decimalToKopecks(account.agreement.balance) + decimalToKopecks(account.agreement.credit);
-    const price = decimalToKopecks(offer.price!);
-    if (available < price) {
-      return {
-        result: 'no_sufficient_balance',
-        reason: `balance + credit ${available / 100} < price ${price / 100}`,
-      };
+  // One basic, one receipt. A basic sold (through add or replace) stops every basic in force at
+  // its start; it is refused when the account's basic changed since this sale's ensure (another
+  // sale committed first: its answer is the one receipt).
+  const sellsBasic = offer.serviceType === ServiceType.basic;
+  if (sellsBasic && input.basicsSeen !== null) {
+    const seen = input.basicsSeen;
+    const appeared = heldBasics(account, now, opts).filter((s) => !seen.includes(s.serviceId));
+    if (appeared.length > 0) {
+      const rows = appeared.map((s) => `${s.uuid!.trim()} (service ${s.serviceId})`).join(', ');
+      return refuse(`the basic subscription changed since ensure: ${rows}`);
     }
   }
+  // A row planned to start after this sale that would overlap it: the same offer (charged twice
+  // from then on) or, for a basic, any basic (it would undo this sale on the day it starts).
+  for (const s of account.services) {
+    if (s.uuid?.trim() !== req.newOfferId && !(sellsBasic && s.serviceType === ServiceType.basic)) continue;
+    if (rowInForce(account, s, start, opts)) continue; // stopped by this sale (or already active)
+    const from = startsAfter(account, s, start, opts);
+    if (from) return refuse(`${s.uuid!.trim()} is planned from ${from.toISOString()}`);
+  }
 
-  // One basic per account: selling a basic stops whatever basic is in force (a basic bought
-  // through add-subscription is a replace in disguise), and replace stops the old offer.
-  const sellsBasic = offer.serviceType === ServiceType.basic;
+  // Replace stops the old offer; a basic stops whatever basic is in force.
   const close = account.services.filter((s) => {
     const uuid = s.uuid?.trim() ?? '';
     const targeted =
@@ -132,10 +188,38 @@ export function decideSale(input: SaleInput): SaleDecision {
       (sellsBasic && s.serviceType === ServiceType.basic);
     if (!targeted || uuid === '') return false;
     if (s.timeto !== null && s.timeto.getTime() <= closingInstant(s, start).getTime()) return false;
-    return rowInForce(account, s, now, input.desired) || rowInForce(account, s, start, input.desired);
+    return rowInForce(account, s, now, opts) || rowInForce(account, s, start, opts);
   });
 
-  return { result: 'sell', offer, price: offer.price!, close };
+  // A trial costs nothing now: the platform grants it; the billing charges by its own rules.
+  const pendingKopecks = pendingAfter(input.pending, close, start, now);
+  if (req.trialDays === 0) {
+    const available =
+      decimalToKopecks(account.agreement.balance) +
+      decimalToKopecks(account.agreement.credit) -
+      pendingKopecks;
+    const price = decimalToKopecks(offer.price!);
+    if (available < price) {
+      const owed = pendingKopecks > 0 ? ` (pending charges ${pendingKopecks / 100} deducted)` : '';
+      return {
+        result: 'no_sufficient_balance',
+        reason: `balance + credit ${available / 100}${owed} < price ${price / 100}`,
+      };
+    }
+  }
+
+  return { result: 'sell', offer, price: offer.price!, close, pendingKopecks };
+}
+
+/**
+ * What the pending charges still cost once this sale is written: a pending row this sale stops
+ * at once (its start is now or earlier) will never be activated, so it no longer counts.
+ */
+function pendingAfter(pending: PendingCharge[], close: AssignedService[], start: Date, now: Date): number {
+  const stoppedNow = new Set(
+    close.filter((s) => closingInstant(s, start).getTime() <= now.getTime()).map((s) => s.serviceId),
+  );
+  return pending.filter((p) => !stoppedNow.has(p.serviceId)).reduce((sum, p) => sum + p.kopecks, 0);
 }
 
 /** A row is stopped at the sale's start, or at its own start if that is later (never timeto < timefrom). */

@@ -48,7 +48,7 @@ const OLD_OFFER = idParam(
 );
 const QS_TX = idParam(
   'qsTransactionId',
-  "the platform's transaction id: the idempotency key",
+  "the platform's transaction id: the idempotency key, bound at its first accepted ensure to one sale (account, operation, offers, trialDays)",
   true,
   '^[\\x21-\\x7e]{1,128}$',
   128,
@@ -58,13 +58,13 @@ const TRIAL = {
   in: 'query',
   required: false,
   description:
-    'free days granted by the platform; > 0 skips the balance check (the row is written as any sale)',
+    'free days granted by the platform; > 0 skips the balance check (the row is written as any sale). Bound at the first ensure: later calls may omit it (= as bound) but not change it (409)',
   schema: { type: 'integer', minimum: 0, maximum: 3650 },
 };
 const BILLING_TX = idParam(
   'billingTransactionId',
-  'what ensure answered; must match it when given',
-  false,
+  'the value ensure answered for this qsTransactionId: required (400 when missing); 404 when the qsTransactionId was never ensured, 409 when it is another value',
+  true,
   '^[\\x21-\\x7e]{1,128}$',
   128,
 );
@@ -79,7 +79,7 @@ const START = {
 
 const answer = {
   description:
-    'The decision. operation_ensured carries billingTransactionId; operation_commited (sic) carries billingStartTimestamp and also answers a repeated commit, or an ensure of a committed transaction.',
+    "The decision. operation_ensured carries billingTransactionId; operation_commited (sic) carries billingStartTimestamp and also answers a repeated commit, or an ensure of a committed transaction. no_sufficient_balance: balance + credit, less what the agreement still owes for rows this service wrote that the billing has not activated, is below the price. no_subscription_rules also refuses a basic sale when the account's basic changed since its ensure (another sale was committed first), and an offer (or, for a basic, any basic) planned to start after the sale.",
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Answer' } } },
 };
 const error = (description: string) => ({
@@ -87,7 +87,13 @@ const error = (description: string) => ({
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 });
 
-function operation(summary: string, parameters: object[]) {
+const conflict = {
+  description:
+    'the qsTransactionId is bound to another sale (account, operation, offers, trialDays) or the billingTransactionId is not the one ensure answered; nothing was decided or written',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Conflict' } } },
+};
+
+function operation(summary: string, parameters: object[], commit: boolean) {
   return {
     summary,
     parameters,
@@ -100,7 +106,14 @@ function operation(summary: string, parameters: object[]) {
       '200': answer,
       '400': error('a parameter or the body is missing, malformed or out of range; nothing was written'),
       '403': error('the caller is not in upsale.allow; nothing was read'),
-      '409': error('the qsTransactionId was already used for another sale; nothing was written'),
+      ...(commit
+        ? {
+            '404': error(
+              'the qsTransactionId was never ensured (or its ensure was refused); nothing was written',
+            ),
+          }
+        : {}),
+      '409': conflict,
       '413': error('the body is larger than upsale.maxBodyBytes'),
       '415': error('a non-empty body that is not application/json'),
       '500': error('the billing could not be reached or failed; send it again (idempotent)'),
@@ -114,46 +127,36 @@ export const upsaleOpenApi = {
     title: 'lbcore-lifestream upsale v3',
     version: '3',
     description:
-      'Subscription sales from the Smotreshka platform into LANBilling. Ensure checks and reserves; commit writes the services row in one transaction with the account locked. Both are idempotent by qsTransactionId. Access: source address in upsale.allow.',
+      'Subscription sales from the Smotreshka platform into LANBilling. Ensure checks the sale and binds the qsTransactionId to it (no money is reserved); commit, with the billingTransactionId ensure answered, checks again and writes the services row in one transaction with the account and its agreement locked. Both are idempotent by qsTransactionId. Access: source address in upsale.allow.',
   },
   paths: {
     '/upsale/v3/add-subscription/ensure': {
-      post: operation('check that the offer can be added, and reserve', [
-        ...ACCOUNT,
-        NEW_OFFER,
-        QS_TX,
-        TRIAL,
-      ]),
+      post: operation(
+        'check that the offer can be added, and reserve',
+        [...ACCOUNT, NEW_OFFER, QS_TX, TRIAL],
+        false,
+      ),
     },
     '/upsale/v3/add-subscription/commit': {
-      post: operation('add the offer (a basic replaces the active basic)', [
-        ...ACCOUNT,
-        NEW_OFFER,
-        QS_TX,
-        TRIAL,
-        BILLING_TX,
-        START,
-      ]),
+      post: operation(
+        'add the offer (a basic replaces the active basic)',
+        [...ACCOUNT, NEW_OFFER, QS_TX, TRIAL, BILLING_TX, START],
+        true,
+      ),
     },
     '/upsale/v3/replace-subscription/ensure': {
-      post: operation('check that oldOfferId can be replaced by newOfferId, and reserve', [
-        ...ACCOUNT,
-        NEW_OFFER,
-        OLD_OFFER,
-        QS_TX,
-        TRIAL,
-      ]),
+      post: operation(
+        'check that oldOfferId can be replaced by newOfferId, and reserve',
+        [...ACCOUNT, NEW_OFFER, OLD_OFFER, QS_TX, TRIAL],
+        false,
+      ),
     },
     '/upsale/v3/replace-subscription/commit': {
-      post: operation('switch oldOfferId off and newOfferId on at the same instant', [
-        ...ACCOUNT,
-        NEW_OFFER,
-        OLD_OFFER,
-        QS_TX,
-        TRIAL,
-        BILLING_TX,
-        START,
-      ]),
+      post: operation(
+        'switch oldOfferId off and newOfferId on at the same instant',
+        [...ACCOUNT, NEW_OFFER, OLD_OFFER, QS_TX, TRIAL, BILLING_TX, START],
+        true,
+      ),
     },
   },
   components: {
@@ -180,6 +183,22 @@ export const upsaleOpenApi = {
         type: 'object',
         required: ['error', 'message'],
         properties: { error: { type: 'string' }, message: { type: 'string' } },
+      },
+      Conflict: {
+        type: 'object',
+        required: ['error', 'message', 'mismatch'],
+        properties: {
+          error: { type: 'string', enum: ['transaction_conflict'] },
+          message: { type: 'string' },
+          mismatch: {
+            type: 'array',
+            description: 'the parameters that differ from the bound sale',
+            items: {
+              type: 'string',
+              enum: ['account', 'operation', 'newOfferId', 'oldOfferId', 'trialDays', 'billingTransactionId'],
+            },
+          },
+        },
       },
       Context: {
         type: 'object',

@@ -69,8 +69,11 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return r.data;
 }
 
-function sendError(reply: FastifyReply, status: number, error: string, message: string) {
-  return reply.code(status).type('application/json').send({ error, message });
+function sendError(reply: FastifyReply, status: number, error: string, message: string, mismatch?: string[]) {
+  return reply
+    .code(status)
+    .type('application/json')
+    .send(mismatch === undefined ? { error, message } : { error, message, mismatch });
 }
 
 /** fastify's own refusals (body too large, bad media type, …) in our error shape. */
@@ -137,7 +140,8 @@ export async function registerUpsaleRoutes(app: FastifyInstance, deps: UpsaleDep
       );
 
       scope.setErrorHandler((err: FastifyError, req, reply) => {
-        if (err instanceof UpsaleRejection) return sendError(reply, err.status, err.code, err.message);
+        if (err instanceof UpsaleRejection)
+          return sendError(reply, err.status, err.code, err.message, err.mismatch);
         const known = fastifyRejection(err);
         if (known) return sendError(reply, known.status, known.error, err.message);
         log.error({ err, url: req.url.split('?')[0] }, 'upsale call failed');

@@ -1,18 +1,27 @@
-// Ensure and commit: the shell around decideSale. Ensure decides and records a reservation;
-// commit decides again inside one billing transaction with the vgroups row locked, writes the
-// services rows and records itself in the journal in that same transaction. Both are idempotent
-// by qsTransactionId: the journal's primary key plus the row lock make a repeated or concurrent
-// commit answer what the first one did, never write twice.
+// Ensure and commit: the shell around decideSale. Ensure decides and records a reservation that
+// binds the qsTransactionId to one sale (binding.ts); commit requires that reservation, decides
+// again inside one billing transaction with the vgroups row and the agreement's sale lock held,
+// writes the services rows and records itself in the journal in that same transaction. Both are
+// idempotent by qsTransactionId: a repeated or concurrent commit answers what the first one did,
+// never writes twice.
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { BillingClock } from '../billing/clock.js';
 import { billingReader } from '../billing/read.js';
-import { offerCategories } from '../billing/upsale-sql.js';
+import { agreementOfLocked, offerCategories, pendingCharges } from '../billing/upsale-sql.js';
 import { closeService, insertService, withVgroupLocked } from '../billing/write.js';
 import type { Logger } from '../log.js';
-import { isDuplicateKey, type SaleKind, type SaleRecord, UpsaleJournal } from '../state/upsale-journal.js';
-import { applicableTariffs, closingInstant, decideSale, type SaleDecision } from './decide.js';
-import { conflict, invalid } from './errors.js';
+import { type EnsuredSale, type SaleKind, type SaleRecord, UpsaleJournal } from '../state/upsale-journal.js';
+import { accountMismatch, bindingMismatches, describeMismatches, sameAccountNames } from './binding.js';
+import {
+  applicableTariffs,
+  closingInstant,
+  decideSale,
+  heldBasics,
+  type SaleDecision,
+  type SaleRequest,
+} from './decide.js';
+import { conflict, invalid, unknownTransaction } from './errors.js';
 import { resolveAccount } from './resolve.js';
 import type { SaleQuery } from './schema.js';
 
@@ -70,22 +79,45 @@ function committedAnswer(r: SaleRecord, clock: BillingClock): UpsaleAnswer {
   return answer;
 }
 
-/** A recorded transaction may only be repeated as the same sale. */
-function assertSameSale(r: SaleRecord, kind: SaleKind, q: SaleQuery, vgId: number | null): void {
-  const differs: string[] = [];
-  if (r.kind !== kind) differs.push(`it is a ${r.kind}-subscription transaction`);
-  if (r.newOfferId !== q.newOfferId) differs.push(`newOfferId was ${r.newOfferId}`);
-  if (kind === 'replace' && r.oldOfferId !== (q.oldOfferId ?? null))
-    differs.push(`oldOfferId was ${r.oldOfferId}`);
-  if (vgId !== null && r.vgId !== vgId) differs.push('it was for another account');
-  if (q.billingTransactionId !== undefined && q.billingTransactionId !== r.billingTransactionId) {
-    differs.push('billingTransactionId does not match the one ensure answered');
-  }
-  if (differs.length > 0)
-    throw conflict(`qsTransactionId ${q.qsTransactionId} is already used: ${differs.join('; ')}`);
+function resolveDeps(deps: SaleDeps) {
+  return {
+    knex: deps.knex,
+    reader: billingReader(deps.knex, deps.clock),
+    tablePrefix: deps.tablePrefix,
+    usernamePrefix: deps.usernamePrefix,
+  };
 }
 
-function request(kind: SaleKind, q: SaleQuery) {
+/**
+ * Refuses with 409, naming every difference, a request that is not the sale its qsTransactionId
+ * is bound to. The account is the same when it is named as at the first ensure, or when the names
+ * given find the bound vgroup.
+ */
+async function assertSameSale(
+  deps: SaleDeps,
+  r: SaleRecord,
+  kind: SaleKind,
+  q: SaleQuery,
+  at: Date,
+): Promise<void> {
+  const found = bindingMismatches(r, kind, q);
+  if (!sameAccountNames(r, q)) {
+    const named = await resolveAccount(resolveDeps(deps), q, at);
+    if (named.vgId !== r.vgId) found.unshift(accountMismatch);
+  }
+  if (found.length > 0)
+    throw conflict(
+      describeMismatches(q.qsTransactionId, found),
+      found.map((m) => m.param),
+    );
+}
+
+/** The sale as bound at its first ensure: later calls may not change it (assertSameSale). */
+function boundRequest(r: SaleRecord): SaleRequest {
+  return { kind: r.kind, newOfferId: r.newOfferId, oldOfferId: r.oldOfferId, trialDays: r.trialDays };
+}
+
+function firstRequest(kind: SaleKind, q: SaleQuery): SaleRequest {
   return {
     kind,
     newOfferId: q.newOfferId,
@@ -98,180 +130,161 @@ function refusal(decision: Exclude<SaleDecision, { result: 'sell' }>, vgId: numb
   return { answer: { result: decision.result }, vgId, reason: decision.reason };
 }
 
+/** Reads what the rules need, on `db` (inside commit: the locked transaction), and decides. */
 async function decide(
   deps: SaleDeps,
   db: Knex,
   vgId: number,
-  kind: SaleKind,
-  q: SaleQuery,
+  sale: SaleRequest,
+  basicsSeen: readonly number[] | null,
   now: Date,
   start: Date,
 ) {
   const account = await billingReader(db, deps.clock).loadAccount(vgId, now);
-  const offers = account
-    ? await offerCategories(db, applicableTariffs(account, now), q.newOfferId, now, deps.clock)
-    : [];
-  return decideSale({
-    account,
-    offers,
-    request: request(kind, q),
-    now,
-    start,
-    desired: { usernamePrefix: deps.usernamePrefix, emailTemplate: deps.emailTemplate },
-  });
+  // the tariffs that apply now and at the start: the decision picks those of when it takes effect
+  const tariffs = account ? [...applicableTariffs(account, now), ...applicableTariffs(account, start)] : [];
+  const offers = account ? await offerCategories(db, tariffs, sale.newOfferId, now, deps.clock) : [];
+  const pending = account ? await pendingCharges(db, account.agreement.agrmId, now, deps.clock) : [];
+  const desired = { usernamePrefix: deps.usernamePrefix, emailTemplate: deps.emailTemplate };
+  const decision = decideSale({ account, offers, pending, basicsSeen, request: sale, now, start, desired });
+  const basicsHeld = account ? heldBasics(account, now, desired).map((s) => s.serviceId) : [];
+  return { decision, basicsHeld };
 }
 
-function resolveDeps(deps: SaleDeps) {
-  return {
-    knex: deps.knex,
-    reader: billingReader(deps.knex, deps.clock),
-    tablePrefix: deps.tablePrefix,
-    usernamePrefix: deps.usernamePrefix,
-  };
-}
+const ensured = (billingTransactionId: string, vgId: number, reason: string): SaleOutcome => ({
+  answer: { result: 'operation_ensured', billingTransactionId },
+  vgId,
+  reason,
+});
 
 export async function ensureSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): Promise<SaleOutcome> {
   const journal = new UpsaleJournal(deps.tablePrefix);
   const now = deps.now();
   const prior = await journal.get(deps.knex, q.qsTransactionId);
   if (prior) {
-    assertSameSale(prior, kind, q, null);
+    await assertSameSale(deps, prior, kind, q, now);
     // spec: an ensure of an already committed transaction answers operation_commited
     if (prior.state === 'committed')
       return { answer: committedAnswer(prior, deps.clock), vgId: prior.vgId, reason: 'already committed' };
+    const { decision } = await decide(
+      deps,
+      deps.knex,
+      prior.vgId,
+      boundRequest(prior),
+      prior.basicsSeen,
+      now,
+      now,
+    );
+    if (decision.result !== 'sell') return refusal(decision, prior.vgId);
+    return ensured(prior.billingTransactionId, prior.vgId, 'ensured again');
   }
+
   const found = await resolveAccount(resolveDeps(deps), q, now);
   if (found.vgId === null)
     return { answer: { result: 'no_subscription_rules' }, vgId: null, reason: found.reason };
-  if (prior) assertSameSale(prior, kind, q, found.vgId);
-
-  const decision = await decide(deps, deps.knex, found.vgId, kind, q, now, now);
+  const request = firstRequest(kind, q);
+  const { decision, basicsHeld } = await decide(deps, deps.knex, found.vgId, request, null, now, now);
+  // a refused ensure binds nothing: nothing was promised
   if (decision.result !== 'sell') return refusal(decision, found.vgId);
-  if (prior) {
-    return {
-      answer: { result: 'operation_ensured', billingTransactionId: prior.billingTransactionId },
-      vgId: found.vgId,
-      reason: 'ensured again',
-    };
-  }
 
-  // The reservation holds no money: commit checks the balance again under the row lock.
-  const sale = {
+  // The reservation holds no money: commit checks the balance again under the locks.
+  const sale: EnsuredSale = {
     qsTransactionId: q.qsTransactionId,
     billingTransactionId: randomUUID(),
     vgId: found.vgId,
-    ...request(kind, q),
+    accountId: q.accountId ?? null,
+    accountLogin: q.accountLogin ?? null,
+    ...request,
+    basicsSeen: basicsHeld,
   };
   if (await journal.insertEnsured(deps.knex, sale, now)) {
-    return {
-      answer: { result: 'operation_ensured', billingTransactionId: sale.billingTransactionId },
-      vgId: found.vgId,
-      reason: `price ${decision.price}`,
-    };
+    const pending = decision.pendingKopecks > 0 ? `, pending ${decision.pendingKopecks / 100}` : '';
+    return ensured(sale.billingTransactionId, found.vgId, `price ${decision.price}${pending}`);
   }
-  // a concurrent ensure or commit of the same transaction got there first: answer as it did
+  // a concurrent first ensure of the same id got there first: the same sale, or a conflict
   const twin = await journal.get(deps.knex, q.qsTransactionId);
   if (!twin) throw new Error(`upsale ${q.qsTransactionId}: journal refused the id but has no row`);
-  assertSameSale(twin, kind, q, found.vgId);
+  await assertSameSale(deps, twin, kind, q, now);
   if (twin.state === 'committed')
     return { answer: committedAnswer(twin, deps.clock), vgId: twin.vgId, reason: 'already committed' };
-  return {
-    answer: { result: 'operation_ensured', billingTransactionId: twin.billingTransactionId },
-    vgId: twin.vgId,
-    reason: 'ensured concurrently',
-  };
+  return ensured(twin.billingTransactionId, twin.vgId, 'ensured concurrently');
 }
 
 export async function commitSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): Promise<SaleOutcome> {
   const journal = new UpsaleJournal(deps.tablePrefix);
-  const now = wholeSecond(deps.now());
-  const start = wholeSecond(q.serviceStartTimestamp ?? now);
+  const prior = await journal.get(deps.knex, q.qsTransactionId);
+  if (!prior) {
+    throw unknownTransaction(
+      `qsTransactionId ${q.qsTransactionId} was never ensured: commit needs the billingTransactionId its ensure answered`,
+    );
+  }
+  await assertSameSale(deps, prior, kind, q, deps.now());
+  // a repeat, however late, answers from the journal
+  if (prior.state === 'committed')
+    return { answer: committedAnswer(prior, deps.clock), vgId: prior.vgId, reason: 'already committed' };
 
-  // Two rounds at most: a duplicate key in the first means a concurrent twin committed under
-  // another account's lock (a forged or confused request); the second round answers from it.
-  for (let round = 1; ; round++) {
-    const prior = await journal.get(deps.knex, q.qsTransactionId);
-    if (prior) {
-      assertSameSale(prior, kind, q, null);
-      if (prior.state === 'committed')
-        return { answer: committedAnswer(prior, deps.clock), vgId: prior.vgId, reason: 'already committed' };
-    }
-    // checked only for a commit still to be made: a repeat, however late, answers from the journal
+  const vgId = prior.vgId;
+  const outcome = await withVgroupLocked(deps.knex, vgId, async (trx): Promise<SaleOutcome> => {
+    // Both locks before the first plain read (write.ts says why): the agreement's sale lock makes
+    // a commit on another account of the same agreement finish first, so its row is seen below.
+    const agrmId = await agreementOfLocked(trx, vgId);
+    if (agrmId !== null) await journal.lockAgreement(trx, agrmId);
+    const reserved = await journal.get(trx, q.qsTransactionId);
+    if (!reserved) throw new Error(`upsale ${q.qsTransactionId}: the reservation vanished`);
+    if (reserved.state === 'committed')
+      return { answer: committedAnswer(reserved, deps.clock), vgId, reason: 'committed concurrently' };
+
+    // the instant of the decision: taken under the locks, so a sale committed just before is in force
+    const now = wholeSecond(deps.now());
+    const start = wholeSecond(q.serviceStartTimestamp ?? now);
     if (
       start.getTime() < now.getTime() - START_PAST_MS ||
       start.getTime() > now.getTime() + START_FUTURE_MS
     ) {
       throw invalid('serviceStartTimestamp must lie between 24 hours ago and 31 days ahead');
     }
-    const found = await resolveAccount(resolveDeps(deps), q, now);
-    if (found.vgId === null)
-      return { answer: { result: 'no_subscription_rules' }, vgId: null, reason: found.reason };
-    const vgId = found.vgId;
-    if (prior) assertSameSale(prior, kind, q, vgId);
+    const sale = boundRequest(reserved);
+    const { decision } = await decide(deps, trx, vgId, sale, reserved.basicsSeen, now, start);
+    if (decision.result !== 'sell') return refusal(decision, vgId);
 
-    try {
-      const outcome = await withVgroupLocked(deps.knex, vgId, async (trx): Promise<SaleOutcome> => {
-        // under the lock: what an earlier holder committed is visible now (write.ts says why)
-        const reserved = await journal.get(trx, q.qsTransactionId);
-        if (reserved) {
-          assertSameSale(reserved, kind, q, vgId);
-          if (reserved.state === 'committed')
-            return { answer: committedAnswer(reserved, deps.clock), vgId, reason: 'committed concurrently' };
-        }
-        // a trial granted at ensure stays granted when the commit doesn't repeat trialDays
-        const sale = reserved && q.trialDays === undefined ? { ...q, trialDays: reserved.trialDays } : q;
-        const decision = await decide(deps, trx, vgId, kind, sale, now, start);
-        if (decision.result !== 'sell') return refusal(decision, vgId);
-
-        const trial = sale.trialDays ? ` (trial ${sale.trialDays} d)` : '';
-        const serviceId = await insertService(
-          trx,
-          {
-            vgId,
-            tarId: decision.offer.tarId,
-            servCatIdx: decision.offer.servCatIdx,
-            timefrom: start,
-            timeto: null,
-            mul: '1',
-            personId: null,
-            comment: `${deps.serviceComment}${trial}`.slice(0, 255),
-            // 1 = on, not yet activated: the billing core activates and charges it as any new service
-            needCalc: 1,
-            state: 1,
-            // not activated yet: the column keeps its default, the zero date (NULL is refused there)
-            activated: null,
-            externalData: `lifestream:qs=${q.qsTransactionId}`,
-          },
-          deps.clock,
-        );
-        const closed: number[] = [];
-        for (const row of decision.close) {
-          if (await closeService(trx, row.serviceId, closingInstant(row, start), deps.clock))
-            closed.push(row.serviceId);
-        }
-        const record: SaleRecord = {
-          qsTransactionId: q.qsTransactionId,
-          billingTransactionId: reserved?.billingTransactionId ?? q.billingTransactionId ?? randomUUID(),
-          ...request(kind, sale),
-          state: 'committed',
-          vgId,
-          serviceId,
-          closedServiceIds: closed,
-          billingStartAt: start,
-        };
-        await journal.recordCommit(trx, record, reserved !== null, now);
-        const how = reserved ? 'after ensure' : 'without a prior ensure';
-        return {
-          answer: committedAnswer(record, deps.clock),
-          vgId,
-          reason: `service ${serviceId} on tariff ${decision.offer.tarId}${closed.length ? `, closed ${closed.join(', ')}` : ''} (${how})`,
-        };
-      });
-      // the vgroup vanished (or became a template) between resolving and locking
-      return outcome ?? { answer: { result: 'no_subscription_rules' }, vgId, reason: 'unknown account' };
-    } catch (err) {
-      if (round === 1 && isDuplicateKey(err)) continue;
-      throw err;
+    const trial = sale.trialDays ? ` (trial ${sale.trialDays} d)` : '';
+    const serviceId = await insertService(
+      trx,
+      {
+        vgId,
+        tarId: decision.offer.tarId,
+        servCatIdx: decision.offer.servCatIdx,
+        timefrom: start,
+        timeto: null,
+        mul: '1',
+        personId: null,
+        comment: `${deps.serviceComment}${trial}`.slice(0, 255),
+        // 1 = on, not yet activated: the billing core activates and charges it as any new service
+        needCalc: 1,
+        state: 1,
+        // not activated yet: the column keeps its default, the zero date (NULL is refused there)
+        activated: null,
+        externalData: `lifestream:qs=${q.qsTransactionId}`,
+      },
+      deps.clock,
+    );
+    const closed: number[] = [];
+    for (const row of decision.close) {
+      if (await closeService(trx, row.serviceId, closingInstant(row, start), deps.clock))
+        closed.push(row.serviceId);
     }
-  }
+    await journal.recordCommit(
+      trx,
+      { qsTransactionId: q.qsTransactionId, serviceId, closedServiceIds: closed, billingStartAt: start },
+      now,
+    );
+    const pending = decision.pendingKopecks > 0 ? `, pending ${decision.pendingKopecks / 100}` : '';
+    return {
+      answer: committedAnswer({ ...reserved, billingStartAt: start }, deps.clock),
+      vgId,
+      reason: `service ${serviceId} on tariff ${decision.offer.tarId}${closed.length ? `, closed ${closed.join(', ')}` : ''}${pending}`,
+    };
+  });
+  // the vgroup vanished (or became a template) since ensure
+  return outcome ?? { answer: { result: 'no_subscription_rules' }, vgId, reason: 'unknown account' };
 }

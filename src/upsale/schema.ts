@@ -39,8 +39,10 @@ const needsAccount = (q: { accountId?: string | undefined; accountLogin?: string
 const accountMessage = { message: 'accountId or accountLogin is required', path: ['accountId'] };
 
 const commitExtras = {
-  /** what ensure answered; optional so a commit without an ensure can still be accepted */
-  billingTransactionId: transactionId.optional(),
+  /** what ensure answered for this qsTransactionId: a commit without its ensure writes nothing */
+  billingTransactionId: z
+    .string({ error: (i) => (i.input === undefined ? 'required: the value ensure answered' : undefined) })
+    .pipe(transactionId),
   serviceStartTimestamp: rfc3339.optional(),
 };
 

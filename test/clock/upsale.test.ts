@@ -14,7 +14,7 @@ import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
 import { loadSample, SAMPLE } from '../fixture/sample.js';
 import { type BillingClockSetting, setBillingClock } from '../support/billing-clock.js';
 import { createTestDatabase, DIALECTS } from '../support/db.js';
-import { call, depsFor, loginOf, subscriptionsOf, txId } from '../upsale/support.js';
+import { depsFor, loginOf, sell, subscriptionsOf, txId } from '../upsale/support.js';
 
 const A = SAMPLE.accounts;
 const ZONE = 'Asia/Yekaterinburg';
@@ -59,11 +59,12 @@ describe.each(DIALECTS)('upsale on %s with the billing clock at UTC+5', (dialect
     const vgId = A.svcFuture.vgId;
     const qs = txId('clk-add');
     const before = await billingNow();
-    const r = await call(app, 'add/commit', {
+    const { commit } = await sell(app, 'add', {
       accountLogin: loginOf(vgId),
       newOfferId: '5010',
       qsTransactionId: qs,
     });
+    const r = commit!;
     const after = await billingNow();
     expect(r.body).toMatchObject({
       result: 'operation_commited',
@@ -95,14 +96,16 @@ describe.each(DIALECTS)('upsale on %s with the billing clock at UTC+5', (dialect
     const oldRow = await knex('services')
       .where({ vg_id: vgId, tar_id: TARIFFS.internetTvA, serv_cat_idx: 2 })
       .first('service_id');
-    const r = await call(app, 'replace/commit', {
-      accountLogin: loginOf(vgId),
-      oldOfferId: '101',
-      newOfferId: '100',
-      qsTransactionId: qs,
+    const { commit } = await sell(
+      app,
+      'replace',
+      { accountLogin: loginOf(vgId), oldOfferId: '101', newOfferId: '100', qsTransactionId: qs },
       // the same instant as the platform may write it: with Moscow's offset
-      serviceStartTimestamp: new Date(start.getTime() + 3 * 3600_000).toISOString().replace('Z', '+03:00'),
-    });
+      {
+        serviceStartTimestamp: new Date(start.getTime() + 3 * 3600_000).toISOString().replace('Z', '+03:00'),
+      },
+    );
+    const r = commit!;
     expect(r.body).toMatchObject({
       result: 'operation_commited',
       billingStartTimestamp: zoned.clock.rfc3339(start),

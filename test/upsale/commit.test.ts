@@ -1,6 +1,7 @@
-// Commit on both servers: the services rows written (and closed), idempotency by qsTransactionId
-// under concurrency, one basic per account under concurrent sales, commit without ensure, and the
-// conflicts that are refused without writing.
+// Commit on both servers: the services rows written (and closed), the rules checked again under
+// the lock, the start window, and idempotency by qsTransactionId under concurrency. Binding of a
+// qsTransactionId (binding.test.ts), one basic (one-basic.test.ts) and pending charges
+// (pending.test.ts) have their own files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqlDateTime } from '../../src/billing/sql-time.js';
 import { buildUpsaleServer } from '../../src/upsale/server.js';
@@ -11,8 +12,10 @@ import {
   call,
   journalRow,
   loginOf,
+  sell,
   servicesFingerprint,
   servicesRows,
+  soldRows as soldRowsOf,
   subscriptionsOf,
   txId,
   type UpsaleFixture,
@@ -29,7 +32,7 @@ describe.each(DIALECTS)('upsale commit on %s', (dialect) => {
   });
   afterAll(async () => f?.close());
 
-  const soldRows = (qs: string) => f.knex('services').where({ external_data: `lifestream:qs=${qs}` });
+  const soldRows = (qs: string) => soldRowsOf(f.knex, qs);
 
   it('add: ensure, then commit writes one services row on the tariff that offers it', async () => {
     const vgId = A.svcFuture.vgId;
@@ -98,12 +101,12 @@ describe.each(DIALECTS)('upsale commit on %s', (dialect) => {
 
   it('add on layout 3 goes on the multi-tariff that offers it', async () => {
     const qs = txId('multi');
-    const r = await call(f.app, 'add/commit', {
+    const { commit } = await sell(f.app, 'add', {
       accountLogin: loginOf(A.inetMulti.vgId),
       newOfferId: '5010',
       qsTransactionId: qs,
     });
-    expect(r.body.result).toBe('operation_commited');
+    expect(commit?.body.result).toBe('operation_commited');
     expect(await soldRows(qs)).toEqual([expect.objectContaining({ tar_id: 30, serv_cat_idx: 4 })]);
     expect(await subscriptionsOf(f.knex, A.inetMulti.vgId)).toEqual(['100', '5010', '5011']);
   });
@@ -148,54 +151,56 @@ describe.each(DIALECTS)('upsale commit on %s', (dialect) => {
 
   it('adding a basic while another is active replaces it', async () => {
     const vgId = A.svcNoEmail.vgId; // basic 100, balance 250
-    const r = await call(f.app, 'add/commit', {
+    const { commit } = await sell(f.app, 'add', {
       accountLogin: loginOf(vgId),
       newOfferId: '101',
       qsTransactionId: txId(),
       trialDays: 30,
     });
-    expect(r.body.result).toBe('operation_commited');
+    expect(commit?.body.result).toBe('operation_commited');
     expect((await basicsInForce(f.knex, vgId)).map((s) => s.uuid)).toEqual(['101']);
     expect(await subscriptionsOf(f.knex, vgId)).toEqual(['101']);
   });
 
-  it('commit without ensure: the checks run inside the commit, and it is recorded as committed', async () => {
-    const vgId = A.svcBasic.vgId;
-    const qs = txId('noens');
-    const q = { accountLogin: loginOf(vgId), newOfferId: '5013', qsTransactionId: qs, trialDays: 14 };
-    const r = await call(f.app, 'add/commit', { ...q, billingTransactionId: 'bt-from-platform' });
-    expect(r.body).toMatchObject({ result: 'operation_commited', billingTransactionId: 'bt-from-platform' });
-    expect(await soldRows(qs)).toEqual([
-      expect.objectContaining({ comment: 'Smotreshka upsale (trial 14 d)' }),
-    ]);
-    expect(await journalRow(f.knex, qs)).toMatchObject({
-      state: 'committed',
-      trial_days: 14,
-      ensured_at: null,
-    });
-
-    // and one that fails the checks writes nothing, not even a journal row
-    const poor = txId('noens-poor');
-    const refused = await call(f.app, 'add/commit', {
-      accountLogin: loginOf(vgId),
-      newOfferId: '5012',
-      qsTransactionId: poor,
-    });
-    expect(refused.body).toEqual({ result: 'no_sufficient_balance' });
-    expect(await soldRows(poor)).toEqual([]);
-    expect(await journalRow(f.knex, poor)).toBeUndefined();
-  });
-
-  it('a trial granted at ensure holds at a commit that does not repeat trialDays', async () => {
+  it('a trial is bound at ensure: the row says so, and a commit that does not repeat trialDays keeps it', async () => {
     const vgId = A.svcBasic.vgId; // 350 on the balance, 5012 costs 1490
     const qs = txId('trial');
     const q = { accountLogin: loginOf(vgId), newOfferId: '5012', qsTransactionId: qs };
-    expect((await call(f.app, 'add/ensure', { ...q, trialDays: 7 })).body.result).toBe('operation_ensured');
-    expect((await call(f.app, 'add/commit', q)).body.result).toBe('operation_commited');
+    const ensured = await call(f.app, 'add/ensure', { ...q, trialDays: 7 });
+    expect(ensured.body.result).toBe('operation_ensured');
+    const billingTransactionId = ensured.body.billingTransactionId as string;
+    expect((await call(f.app, 'add/commit', { ...q, billingTransactionId })).body.result).toBe(
+      'operation_commited',
+    );
     expect(await soldRows(qs)).toEqual([
       expect.objectContaining({ comment: 'Smotreshka upsale (trial 7 d)' }),
     ]);
-    expect(await journalRow(f.knex, qs)).toMatchObject({ trial_days: 7 });
+    expect(await journalRow(f.knex, qs)).toMatchObject({
+      state: 'committed',
+      trial_days: 7,
+      ensured_at: expect.anything(),
+    });
+  });
+
+  it('commit re-checks the balance: money spent since ensure is a refusal that writes nothing', async () => {
+    const vgId = A.svcFuture.vgId; // lebedev: 1000 at ensure, 50 at commit; 5011 costs 99
+    const qs = txId('poor');
+    const q = { accountLogin: loginOf(vgId), newOfferId: '5011', qsTransactionId: qs };
+    const ensured = await call(f.app, 'add/ensure', q);
+    expect(ensured.body.result).toBe('operation_ensured');
+    await f.knex('agreements').where({ agrm_id: A.svcFuture.agrmId }).update({ balance: '50' });
+    try {
+      const print = await servicesFingerprint(f.knex);
+      const refused = await call(f.app, 'add/commit', {
+        ...q,
+        billingTransactionId: ensured.body.billingTransactionId as string,
+      });
+      expect(refused.body).toEqual({ result: 'no_sufficient_balance' });
+      expect(await servicesFingerprint(f.knex)).toBe(print);
+      expect(await journalRow(f.knex, qs)).toMatchObject({ state: 'ensured', service_id: null });
+    } finally {
+      await f.knex('agreements').where({ agrm_id: A.svcFuture.agrmId }).update({ balance: '1000' });
+    }
   });
 
   it('commit re-checks the rules: an account blocked after ensure is refused, and sold once unblocked', async () => {
@@ -205,37 +210,18 @@ describe.each(DIALECTS)('upsale commit on %s', (dialect) => {
     const ensured = await call(f.app, 'add/ensure', q);
     expect(ensured.body.result).toBe('operation_ensured');
     await f.knex('vgroups').where({ vg_id: vgId }).update({ blocked: 3 });
-    const refused = await call(f.app, 'add/commit', q);
+    const commit = { ...q, billingTransactionId: ensured.body.billingTransactionId as string };
+    const refused = await call(f.app, 'add/commit', commit);
     expect(refused.body).toEqual({ result: 'no_subscription_rules' });
     expect(await soldRows(qs)).toEqual([]);
     expect(await journalRow(f.knex, qs)).toMatchObject({ state: 'ensured' });
     await f.knex('vgroups').where({ vg_id: vgId }).update({ blocked: 0 });
-    const sold = await call(f.app, 'add/commit', q);
+    const sold = await call(f.app, 'add/commit', commit);
     expect(sold.body).toMatchObject({
       result: 'operation_commited',
       billingTransactionId: ensured.body.billingTransactionId,
     });
     expect(await soldRows(qs)).toHaveLength(1);
-  });
-
-  it('a qsTransactionId reused for another sale, or a wrong billingTransactionId, is a 409 and writes nothing', async () => {
-    const vgId = A.svcFuture.vgId;
-    const qs = txId('conf');
-    const q = { accountLogin: loginOf(vgId), newOfferId: '5011', qsTransactionId: qs };
-    expect((await call(f.app, 'add/ensure', q)).body.result).toBe('operation_ensured');
-    const print = await servicesFingerprint(f.knex);
-    const cases = [
-      call(f.app, 'add/commit', { ...q, billingTransactionId: 'not-what-ensure-said' }),
-      call(f.app, 'add/commit', { ...q, newOfferId: '5012' }),
-      call(f.app, 'add/ensure', { ...q, accountLogin: loginOf(A.svcBasic.vgId) }),
-      call(f.app, 'replace/commit', { ...q, oldOfferId: '100' }),
-    ];
-    for (const r of await Promise.all(cases)) {
-      expect(r.status).toBe(409);
-      expect(r.body).toMatchObject({ error: 'transaction_conflict', message: expect.stringContaining(qs) });
-    }
-    expect(await servicesFingerprint(f.knex)).toBe(print);
-    expect(await journalRow(f.knex, qs)).toMatchObject({ state: 'ensured', new_offer_id: '5011' });
   });
 
   it('serviceStartTimestamp outside [-24 h, +31 d] is a 400 and writes nothing', async () => {
@@ -246,17 +232,19 @@ describe.each(DIALECTS)('upsale commit on %s', (dialect) => {
       '2026-11-25T20:07:37',
       'yesterday',
     ]) {
-      const r = await call(f.app, 'add/commit', {
-        accountLogin: loginOf(A.svcFuture.vgId),
-        newOfferId: '5011',
-        qsTransactionId: txId(),
-        serviceStartTimestamp: ts,
-      });
-      expect(r.status).toBe(400);
-      expect(r.body).toMatchObject({
+      const qs = txId();
+      const { commit } = await sell(
+        f.app,
+        'add',
+        { accountLogin: loginOf(A.svcFuture.vgId), newOfferId: '5011', qsTransactionId: qs },
+        { serviceStartTimestamp: ts },
+      );
+      expect(commit?.status).toBe(400);
+      expect(commit?.body).toMatchObject({
         error: 'invalid_request',
         message: expect.stringContaining('serviceStartTimestamp'),
       });
+      expect(await journalRow(f.knex, qs)).toMatchObject({ state: 'ensured' });
     }
     expect(await servicesFingerprint(f.knex)).toBe(print);
   });
@@ -265,86 +253,56 @@ describe.each(DIALECTS)('upsale commit on %s', (dialect) => {
     const vgId = A.svcFuture.vgId;
     const q = {
       accountLogin: loginOf(vgId),
-      newOfferId: '5012',
+      newOfferId: '5013',
       qsTransactionId: txId('late'),
       trialDays: 1,
-      serviceStartTimestamp: new Date(Date.now() - 23 * 3600_000).toISOString(),
     };
-    const first = await call(f.app, 'add/commit', q);
-    expect(first.body.result).toBe('operation_commited');
+    const extra = { serviceStartTimestamp: new Date(Date.now() - 23 * 3600_000).toISOString() };
+    const { ensure, commit } = await sell(f.app, 'add', q, extra);
+    expect(commit?.body.result).toBe('operation_commited');
     const later = await buildUpsaleServer({ ...f.deps, now: () => new Date(Date.now() + 2 * 86400_000) });
     try {
-      expect((await call(later, 'add/commit', q)).body).toEqual(first.body);
+      const again = await call(later, 'add/commit', {
+        ...q,
+        ...extra,
+        billingTransactionId: ensure.body.billingTransactionId as string,
+      });
+      expect(again.body).toEqual(commit?.body);
     } finally {
       await later.close();
     }
   });
 
-  it.each([
-    ['after an ensure', true],
-    ['without an ensure', false],
-  ])('the same commit sent 100 times in parallel (%s) writes one services row', async (_how, withEnsure) => {
+  it('the same commit sent 100 times in parallel writes one services row, and all answer alike', async () => {
     const vgId = A.inetTvB.vgId;
     const qs = txId('par');
-    const q = { accountLogin: loginOf(vgId), newOfferId: withEnsure ? '5010' : '5011', qsTransactionId: qs };
-    if (withEnsure) expect((await call(f.app, 'add/ensure', q)).body.result).toBe('operation_ensured');
-    const answers = await Promise.all(Array.from({ length: 100 }, () => call(f.app, 'add/commit', q)));
+    const q = { accountLogin: loginOf(vgId), newOfferId: '5010', qsTransactionId: qs };
+    const ensured = await call(f.app, 'add/ensure', q);
+    expect(ensured.body.result).toBe('operation_ensured');
+    const commit = { ...q, billingTransactionId: ensured.body.billingTransactionId as string };
+    const answers = await Promise.all(Array.from({ length: 100 }, () => call(f.app, 'add/commit', commit)));
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200]));
     expect(answers[0]!.body.result).toBe('operation_commited');
     for (const a of answers) expect(a.body).toEqual(answers[0]!.body);
-    expect(await soldRows(qs)).toHaveLength(1);
-  });
-
-  it('two different basic sales for one account in parallel leave exactly one basic in force', async () => {
-    // add-subscription of two basics at once (each a replace in disguise)
-    const vgId = A.inetTvB.vgId; // basic 100 on tariff B, 1234.56 + credit 500
-    const adds = await Promise.all(
-      ['101', '102'].map((offer) =>
-        call(f.app, 'add/commit', {
-          accountLogin: loginOf(vgId),
-          newOfferId: offer,
-          qsTransactionId: txId('b2'),
-        }),
-      ),
+    const rows = await soldRows(qs);
+    expect(rows).toHaveLength(1);
+    expect(iso(rows[0]!.timefrom)).toBe(
+      (answers[0]!.body.billingStartTimestamp as string).replace('Z', '.000Z'),
     );
-    expect(adds.map((a) => a.status)).toEqual([200, 200]);
-    expect(await basicsInForce(f.knex, vgId)).toHaveLength(1);
-
-    // replace of the same old basic by two others at once: one wins, the other finds 100 gone
-    const other = A.svcDeleting.vgId; // basic 100, balance 60 → trials
-    const replaces = await Promise.all(
-      ['101', '102'].map((offer) =>
-        call(f.app, 'replace/commit', {
-          accountLogin: loginOf(other),
-          oldOfferId: '100',
-          newOfferId: offer,
-          qsTransactionId: txId('r2'),
-          trialDays: 1,
-        }),
-      ),
-    );
-    expect(replaces.map((r) => r.body.result).sort()).toEqual([
-      'no_subscription_rules',
-      'operation_commited',
-    ]);
-    const basics = await basicsInForce(f.knex, other);
-    expect(basics).toHaveLength(1);
-    const winner = replaces.findIndex((r) => r.body.result === 'operation_commited');
-    expect(basics[0]!.uuid).toBe(['101', '102'][winner]);
   });
 
   it('timefrom is stored exactly as answered (whole seconds, UTC)', async () => {
     const qs = txId('sec');
-    const r = await call(f.app, 'add/commit', {
+    const { commit } = await sell(f.app, 'add', {
       accountLogin: loginOf(A.svcStopped.vgId),
       newOfferId: '5011',
       qsTransactionId: qs,
       trialDays: 1,
     });
-    expect(r.body.result).toBe('operation_commited');
+    expect(commit?.body.result).toBe('operation_commited');
     const [row] = await soldRows(qs);
-    expect(sqlDateTime(new Date(row.timefrom))).toBe(
-      sqlDateTime(new Date(r.body.billingStartTimestamp as string)),
+    expect(sqlDateTime(new Date(row!.timefrom as string))).toBe(
+      sqlDateTime(new Date(commit?.body.billingStartTimestamp as string)),
     );
   });
 });

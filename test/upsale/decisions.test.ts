@@ -147,6 +147,10 @@ describe.each(DIALECTS)('upsale ensure decisions on %s', (dialect) => {
     expect((await replaceEnsure(A.svcFuture.vgId, '5012', '5010')).body).toEqual({
       result: 'no_subscription_rules',
     });
+    // and 5012 itself: sold from now, it would be charged twice once the planned row starts
+    expect((await ensure(A.svcFuture.vgId, '5012', { trialDays: 1 })).body).toEqual({
+      result: 'no_subscription_rules',
+    });
   });
 
   it('no_subscription_rules: a category not available to the subscriber, disabled, archived, or without a price', async () => {

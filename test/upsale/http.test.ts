@@ -259,7 +259,10 @@ describe.each(DIALECTS)('upsale HTTP on %s', (dialect) => {
     expect(res.statusCode).toBe(200);
     const doc = res.json() as {
       openapi: string;
-      paths: Record<string, { post: { parameters: { name: string }[] } }>;
+      paths: Record<
+        string,
+        { post: { parameters: { name: string; required: boolean }[]; responses: Record<string, unknown> } }
+      >;
     };
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual(
@@ -283,5 +286,67 @@ describe.each(DIALECTS)('upsale HTTP on %s', (dialect) => {
       'serviceStartTimestamp',
       'trialDays',
     ]);
+    // a commit needs its ensure: billingTransactionId required, 404 and 409 described
+    for (const kind of ['add', 'replace']) {
+      const commit = doc.paths[`${UPSALE_PREFIX}/${kind}-subscription/commit`]!.post;
+      expect(commit.parameters.find((p) => p.name === 'billingTransactionId')?.required).toBe(true);
+      expect(Object.keys(commit.responses)).toEqual(
+        expect.arrayContaining(['200', '400', '403', '404', '409']),
+      );
+      const ensure = doc.paths[`${UPSALE_PREFIX}/${kind}-subscription/ensure`]!.post;
+      expect(Object.keys(ensure.responses)).toContain('409');
+      expect(Object.keys(ensure.responses)).not.toContain('404');
+    }
+  });
+
+  it('a sale over a real socket: ensure, commit, a repeat, a reuse (409) and a commit never ensured (404)', async () => {
+    const server = await buildUpsaleServer(depsFor(f.knex));
+    try {
+      const at = await server.listen({ host: '127.0.0.1', port: 0 });
+      const post = async (endpoint: Parameters<typeof pathOf>[0], q: Record<string, string>) => {
+        const r = await fetch(`${at}${url(endpoint, q)}`, { method: 'POST' });
+        return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+      };
+      const q = {
+        accountLogin: loginOf(A.inetMulti.vgId),
+        newOfferId: '5012',
+        qsTransactionId: txId('sock'),
+      };
+      const ensured = await post('add/ensure', q);
+      expect(ensured).toEqual({
+        status: 200,
+        body: { result: 'operation_ensured', billingTransactionId: expect.any(String) },
+      });
+      const billingTransactionId = ensured.body.billingTransactionId as string;
+      const committed = await post('add/commit', { ...q, billingTransactionId });
+      expect(committed).toEqual({
+        status: 200,
+        body: {
+          result: 'operation_commited',
+          billingTransactionId,
+          billingStartTimestamp: expect.any(String),
+        },
+      });
+      expect(await post('add/commit', { ...q, billingTransactionId })).toEqual(committed);
+      const rows = await f.knex('services').where({ external_data: `lifestream:qs=${q.qsTransactionId}` });
+      expect(rows.map((r) => [r.vg_id, r.tar_id, r.serv_cat_idx])).toEqual([[A.inetMulti.vgId, 30, 6]]);
+
+      const print = await servicesFingerprint(f.knex);
+      expect(
+        await post('add/commit', { ...q, accountLogin: loginOf(A.svcBasic.vgId), billingTransactionId }),
+      ).toEqual({
+        status: 409,
+        body: { error: 'transaction_conflict', message: expect.any(String), mismatch: ['account'] },
+      });
+      expect(await post('add/commit', { ...q, qsTransactionId: txId('none'), billingTransactionId })).toEqual(
+        {
+          status: 404,
+          body: { error: 'unknown_transaction', message: expect.any(String) },
+        },
+      );
+      expect(await servicesFingerprint(f.knex)).toBe(print);
+    } finally {
+      await server.close();
+    }
   });
 });

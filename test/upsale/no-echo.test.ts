@@ -13,7 +13,7 @@ import { createPlatformClient, type PlatformClient } from '../../src/smotreshka/
 import { type CallRecord, type Simulator, startSimulator } from '../../src/smotreshka/simulator/index.js';
 import { StateStore } from '../../src/state/store.js';
 import { DIALECTS } from '../support/db.js';
-import { A, call, DESIRED, loginOf, txId, type UpsaleFixture, upsaleFixture } from './support.js';
+import { A, DESIRED, loginOf, sell, txId, type UpsaleFixture, upsaleFixture } from './support.js';
 
 const CHANGING = new Set(['POST', 'PUT', 'DELETE']);
 
@@ -87,13 +87,13 @@ describe.each(DIALECTS)('no echo after upsale and re-attach on %s', (dialect) =>
     expect(await propagate(vgId)).not.toEqual([]); // first contact: the account is created
     expect(platformSubs(vgId)).toEqual(['100']);
 
-    const sale = await call(f.app, 'add/commit', {
+    const sale = await sell(f.app, 'add', {
       accountId: await platformId(vgId),
       accountLogin: loginOf(vgId),
       newOfferId: '5010',
       qsTransactionId: txId(),
     });
-    expect(sale.body.result).toBe('operation_commited');
+    expect(sale.commit?.body.result).toBe('operation_commited');
     await platformShows(vgId, ['100', '5010']);
 
     expect(await propagate(vgId)).toEqual([]);
@@ -110,8 +110,9 @@ describe.each(DIALECTS)('no echo after upsale and re-attach on %s', (dialect) =>
       newOfferId: '100',
       qsTransactionId: txId(),
     };
-    expect((await call(f.app, 'replace/ensure', q)).body.result).toBe('operation_ensured');
-    expect((await call(f.app, 'replace/commit', q)).body.result).toBe('operation_commited');
+    const sale = await sell(f.app, 'replace', q);
+    expect(sale.ensure.body.result).toBe('operation_ensured');
+    expect(sale.commit?.body.result).toBe('operation_commited');
     await platformShows(vgId, ['100', '5010']);
 
     expect(await propagate(vgId)).toEqual([]);

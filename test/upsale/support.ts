@@ -91,6 +91,55 @@ export async function call(
   return { status: res.statusCode, body: res.json() as Record<string, unknown> };
 }
 
+export type Query = Record<string, string | number | undefined>;
+export type Answer = Awaited<ReturnType<typeof call>>;
+
+/**
+ * A sale as the platform makes it: ensure, then (only when ensured) commit with the
+ * billingTransactionId ensure answered, plus `commitExtra` (serviceStartTimestamp...).
+ */
+export async function sell(
+  app: FastifyInstance,
+  kind: 'add' | 'replace',
+  q: Query,
+  commitExtra: Query = {},
+): Promise<{ ensure: Answer; commit: Answer | null }> {
+  const ensure = await call(app, `${kind}/ensure`, q);
+  if (ensure.body.result !== 'operation_ensured') return { ensure, commit: null };
+  const commit = await call(app, `${kind}/commit`, {
+    ...q,
+    billingTransactionId: ensure.body.billingTransactionId as string,
+    ...commitExtra,
+  });
+  return { ensure, commit };
+}
+
+/**
+ * Sales racing as the platform would send them: every ensure at once, then every commit at once
+ * (each with the billingTransactionId its ensure answered).
+ */
+export async function ensureAllThenCommitAll(
+  app: FastifyInstance,
+  sales: { kind: 'add' | 'replace'; q: Query }[],
+): Promise<{ ensures: Answer[]; commits: Answer[] }> {
+  const ensures = await Promise.all(sales.map((s) => call(app, `${s.kind}/ensure`, s.q)));
+  const commits = await Promise.all(
+    sales.map((s, i) =>
+      call(app, `${s.kind}/commit`, {
+        ...s.q,
+        billingTransactionId: ensures[i]!.body.billingTransactionId as string | undefined,
+      }),
+    ),
+  );
+  return { ensures, commits };
+}
+
+/** ensure, then commit: the answer of the last step taken. */
+export async function saleResult(app: FastifyInstance, kind: 'add' | 'replace', q: Query, extra: Query = {}) {
+  const { ensure, commit } = await sell(app, kind, q, extra);
+  return (commit ?? ensure).body.result;
+}
+
 /** The account's name as the platform sends it. */
 export const loginOf = (vgId: number) => {
   const a = Object.values(A).find((x) => x.vgId === vgId);
@@ -137,6 +186,13 @@ export async function servicesRows(knex: Knex, vgId?: number): Promise<Record<st
 export async function servicesFingerprint(knex: Knex): Promise<string> {
   const rows = await knex('services').select('service_id', 'timeto').orderBy('service_id');
   return JSON.stringify(rows.map((r) => [r.service_id, new Date(r.timeto).getTime()]));
+}
+
+/** The services rows a sale wrote (commit marks them with its qsTransactionId). */
+export function soldRows(knex: Knex, qs: string): Promise<Record<string, unknown>[]> {
+  return knex('services')
+    .where({ external_data: `lifestream:qs=${qs}` })
+    .orderBy('service_id');
 }
 
 export async function journalRow(knex: Knex, qs: string): Promise<Record<string, unknown> | undefined> {
