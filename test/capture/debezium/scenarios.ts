@@ -299,7 +299,11 @@ export function propagationSuite(dialect: Dialect, scope: 'full' | 'subset'): vo
         }),
         expect.objectContaining({ topic: d.topic('vgroups'), vgId: null, error: 'unknown Debezium op "z"' }),
       ]);
-      const parked = (await d.p.app.store.listParked()).find((x) => x.vgId === A.svcBlockedUser.vgId);
+      // the account is parked right after the records commit (a loaded machine may show the gap)
+      const parkedNow = async () =>
+        (await d.p.app.store.listParked()).find((x) => x.vgId === A.svcBlockedUser.vgId);
+      await d.p.waitFor('the named account parked', async () => (await parkedNow()) !== undefined, WAIT_MS);
+      const parked = await parkedNow();
       expect(parked).toMatchObject({ reason: 'malformed_change', source: recorded[0]!.position });
       expect(parked?.detail).toContain(`Kafka message ${recorded[0]!.position}`);
       // doctor shows them
