@@ -1,0 +1,226 @@
+// `run` watches the Debezium connector on Kafka Connect (the pure rules are judge.ts): every
+// capture.connect.watchIntervalMs it reads the connector's and tasks' state and whether the
+// heartbeat topic grew, restarts failed tasks (the leader only), logs each new root cause once
+// (the full trace at debug level), and keeps a snapshot for /health and /metrics. On PostgreSQL it
+// also reads how much WAL the replication slot holds back.
+//
+// The heartbeat is read from Kafka, not from this instance's partitions: with several instances
+// only one holds the heartbeat topic's partition, but every one of them must be able to tell that
+// the connector stopped streaming. So the watch asks for the topic's end offsets and notes when
+// they last moved: PostgreSQL's heartbeat table topic (one row per heartbeat, through the WAL, so
+// it grows only while the slot streams), MySQL/MariaDB's Debezium heartbeat topic.
+import type { Logger } from '../../log.js';
+import type { ConnectClient } from './connect.js';
+import { type Episode, freshEpisode, judge } from './judge.js';
+import type { StreamAdmin } from './kafka.js';
+
+export interface SlotRetention {
+  slot: string;
+  /** bytes of WAL between the server's current position and what the slot still needs */
+  retainedBytes: number | null;
+  /** pg_replication_slots.wal_status: reserved, extended, unreserved, lost */
+  walStatus: string | null;
+}
+
+export interface WatchSnapshot {
+  connector: string;
+  /** null before the first look */
+  checkedAt: Date | null;
+  state: string | null;
+  tasks: { id: number; state: string }[];
+  lastFailureAt: Date | null;
+  restarts: number;
+  restartsTotal: number;
+  cause: string | null;
+  heartbeat: { topic: string; ageMs: number | null; staleAfterMs: number };
+  slot: (SlotRetention & { warnBytes: number }) | null;
+  problems: string[];
+}
+
+export interface WatchDeps {
+  connect: ConnectClient;
+  name: string;
+  admin: StreamAdmin;
+  heartbeatTopic: string;
+  staleMs: number;
+  intervalMs: number;
+  mayRestart: () => boolean;
+  /** PostgreSQL: the slot's retention (by its name from the connector's config) */
+  slotRetention?: (slot: string) => Promise<SlotRetention | null>;
+  warnRetainedBytes: number;
+  logger: Logger;
+  /** secrets to scrub from traces */
+  scrub: (text: string) => string;
+}
+
+export class ConnectorWatch {
+  private episode: Episode = freshEpisode();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = true;
+  private restartsTotal = 0;
+  /** heartbeat topic end offsets at the last change, and when that was */
+  private watermark: { sum: bigint; at: number } | null = null;
+  private slotName: string | null = null;
+  private last: WatchSnapshot;
+
+  constructor(private readonly deps: WatchDeps) {
+    this.last = {
+      connector: deps.name,
+      checkedAt: null,
+      state: null,
+      tasks: [],
+      lastFailureAt: null,
+      restarts: 0,
+      restartsTotal: 0,
+      cause: null,
+      heartbeat: { topic: deps.heartbeatTopic, ageMs: null, staleAfterMs: deps.staleMs },
+      slot: null,
+      problems: [],
+    };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+    await this.deps.admin.close();
+  }
+
+  snapshot(): WatchSnapshot {
+    return this.last;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.poll()
+        .then(() => undefined)
+        .catch((err: Error) => this.deps.logger.warn({ err: err.message }, 'connector watch: check failed'))
+        .finally(() => {
+          this.running = null;
+          this.schedule(this.deps.intervalMs);
+        });
+    }, ms);
+  }
+
+  /** One look: exported for tests through `pollOnce`. */
+  async poll(now = Date.now()): Promise<WatchSnapshot> {
+    const { deps } = this;
+    const status = await deps.connect.status(deps.name).catch((err: Error) => err.message);
+    const heartbeatAgeMs = await this.heartbeatAge(now);
+    const v = judge(
+      {
+        name: deps.name,
+        connectUrl: deps.connect.url,
+        status,
+        heartbeatAgeMs,
+        heartbeatTopic: deps.heartbeatTopic,
+        staleMs: deps.staleMs,
+        mayRestart: deps.mayRestart(),
+      },
+      this.episode,
+      now,
+    );
+    const wasFailing = this.episode.failingSince !== null;
+    this.episode = v.episode;
+    if (v.newCause) {
+      deps.logger.error({ connector: deps.name, cause: deps.scrub(v.newCause) }, 'Debezium connector failed');
+      if (v.trace)
+        deps.logger.debug({ connector: deps.name, trace: deps.scrub(v.trace) }, 'Debezium connector trace');
+    }
+    if (v.restart) {
+      this.restartsTotal++;
+      deps.logger.warn(
+        { connector: deps.name, restart: v.episode.restarts },
+        'restarting the failed connector tasks',
+      );
+      await deps.connect
+        .restartFailed(deps.name)
+        .catch((err: Error) =>
+          deps.logger.warn({ connector: deps.name, err: err.message }, 'restarting the connector failed'),
+        );
+    }
+    if (wasFailing && v.episode.failingSince === null)
+      deps.logger.info({ connector: deps.name }, 'Debezium connector running again');
+    const slot = typeof status === 'object' && status !== null ? await this.slot(now) : this.last.slot;
+    const problems = v.problems.map(deps.scrub);
+    if (slot?.walStatus === 'lost')
+      problems.push(
+        `replication slot ${slot.slot} lost WAL it still needed (max_slot_wal_keep_size): changes may be lost: run \`sync --all\``,
+      );
+    this.last = {
+      connector: deps.name,
+      checkedAt: new Date(now),
+      state:
+        typeof status === 'object' && status !== null
+          ? status.connector
+          : typeof status === 'string'
+            ? 'UNREACHABLE'
+            : 'MISSING',
+      tasks:
+        typeof status === 'object' && status !== null
+          ? status.tasks.map((t) => ({ id: t.id, state: t.state }))
+          : [],
+      lastFailureAt: v.episode.lastFailureAt === null ? null : new Date(v.episode.lastFailureAt),
+      restarts: v.episode.restarts,
+      restartsTotal: this.restartsTotal,
+      cause: v.episode.cause === null ? null : deps.scrub(v.episode.cause),
+      heartbeat: { topic: deps.heartbeatTopic, ageMs: heartbeatAgeMs, staleAfterMs: deps.staleMs },
+      slot: slot ? { ...slot, warnBytes: deps.warnRetainedBytes } : null,
+      problems,
+    };
+    return this.last;
+  }
+
+  /** ms since the heartbeat topic's end offsets last moved (counted from the first look). */
+  private async heartbeatAge(now: number): Promise<number | null> {
+    let sum: bigint;
+    try {
+      const offsets = await this.deps.admin.offsets(this.deps.heartbeatTopic);
+      sum = offsets.reduce((n, p) => n + BigInt(p.high), 0n);
+    } catch (err) {
+      // MySQL/MariaDB: Debezium creates its heartbeat topic with the first heartbeat
+      if (!/does not host this topic-partition|not exist|UNKNOWN_TOPIC/i.test((err as Error).message))
+        return null;
+      sum = 0n;
+    }
+    if (this.watermark === null || sum !== this.watermark.sum) this.watermark = { sum, at: now };
+    return now - this.watermark.at;
+  }
+
+  private async slot(now: number): Promise<SlotRetention | null> {
+    const read = this.deps.slotRetention;
+    if (!read) return null;
+    try {
+      this.slotName ??= (await this.deps.connect.connectorConfig(this.deps.name))?.['slot.name'] ?? null;
+      if (!this.slotName) return null;
+      const r = await read(this.slotName);
+      if (r?.retainedBytes !== null && r !== null && r.retainedBytes > this.deps.warnRetainedBytes) {
+        // once a minute at most: it grows slowly and the metric has the figure
+        if (now - (this.warnedAt ?? 0) >= 60_000) {
+          this.warnedAt = now;
+          this.deps.logger.warn(
+            {
+              slot: r.slot,
+              retainedMb: Math.round(r.retainedBytes / 2 ** 20),
+              warnMb: Math.round(this.deps.warnRetainedBytes / 2 ** 20),
+            },
+            'the replication slot holds back more WAL than capture.connect.retainedWalWarnMb',
+          );
+        }
+      }
+      return r;
+    } catch {
+      return this.last.slot;
+    }
+  }
+
+  private warnedAt: number | null = null;
+}
