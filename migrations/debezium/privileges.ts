@@ -199,6 +199,8 @@ export async function mysqlPrivilegeReport(
   const url = new URL(connection);
   url.username = encodeURIComponent(login.user);
   url.password = encodeURIComponent(login.password);
+  // no database: a user without any grant can still log in and show what it lacks
+  url.pathname = '/';
   const knex = openBilling('mysql', url.toString(), { min: 0, max: 1 });
   try {
     let grants: string[];

@@ -10,6 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const BROKER = process.env.LIFESTREAM_TEST_KAFKA ?? '127.0.0.1:9092';
+/** the stack's folder (scripts/stack/lib.sh): its secrets/ holds the connectors' password files */
+export const STACK_DIR =
+  process.env.LIFESTREAM_STACK_DIR ?? join(new URL('../..', import.meta.url).pathname, '.stack');
+export const SECRETS_DIR = join(STACK_DIR, 'secrets');
 export const CONNECT_URL = process.env.LIFESTREAM_TEST_CONNECT ?? 'http://127.0.0.1:8083';
 const DEBEZIUM = [
   'io.debezium.connector.postgresql.PostgresConnector',
@@ -138,4 +142,33 @@ export async function lockStackExclusively(label: string, timeoutMs = 600_000): 
   return () => {
     if (holderPid(EXCLUSIVE) === process.pid) unlinkSync(EXCLUSIVE);
   };
+}
+
+/**
+ * Connector passwords reach Connect through its FileConfigProvider (capture.connect.secret: file).
+ * A worker started by an older scripts/stack/start.sh lacks it: restart Connect once (exclusively,
+ * like any restart test) with this checkout's script, which enables it.
+ */
+export async function ensureConfigProviders(label: string): Promise<void> {
+  const props = join(STACK_DIR, 'config', 'connect-distributed.properties');
+  const enabled = () => {
+    try {
+      return /^config\.providers=.*\bfile\b/m.test(readFileSync(props, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  if (enabled()) return;
+  const release = await lockStackExclusively(`${label}-providers`);
+  try {
+    if (enabled()) return;
+    const { execFileSync } = await import('node:child_process');
+    execFileSync(join(new URL('../..', import.meta.url).pathname, 'scripts/stack/restart-connect.sh'), {
+      env: { ...process.env, LIFESTREAM_STACK_DIR: STACK_DIR },
+      stdio: 'ignore',
+      timeout: 240_000,
+    });
+  } finally {
+    release();
+  }
 }

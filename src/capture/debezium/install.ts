@@ -3,7 +3,7 @@
 // `run` can subscribe before the first change, and Debezium doesn't pick the count), then the
 // connector registered on Kafka Connect. `migrate --uninstall` removes the connector first, so that
 // it can't recreate the replication slot the database side then drops.
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Knex } from 'knex';
 import { debeziumNames } from '../../../migrations/debezium/index.js';
@@ -50,12 +50,13 @@ export async function connectorPrivileges(
   knex: Knex,
   facts: BillingFacts,
   plan: ConnectorPlan,
+  opts: { grantHeartbeat: boolean } = { grantHeartbeat: true },
 ): Promise<PrivilegeReport> {
   if (facts.kind !== 'postgres')
     return mysqlPrivilegeReport(config.billing.connection, plan.login, facts.database);
   const heartbeat = debeziumNames(config.state.tablePrefix).heartbeat;
   const f = await pgRoleFacts(knex, plan.login.user, heartbeat);
-  if (f.exists && f.heartbeatMissing.length && f.serviceUser !== plan.login.user) {
+  if (opts.grantHeartbeat && f.exists && f.heartbeatMissing.length && f.serviceUser !== plan.login.user) {
     // the service made the heartbeat table and owns it: the grant is ours to give
     await knex
       .raw(`GRANT INSERT, UPDATE ON "${f.schema}"."${heartbeat}" TO "${plan.login.user.replace(/"/g, '""')}"`)
@@ -121,8 +122,12 @@ export async function installConnector(
   return done;
 }
 
-/** Deletes the connector (and its source offsets) from Kafka Connect; the name when there was one. */
+/** Deletes the connector (and its source offsets) from Kafka Connect, and its password file; the name when there was one. */
 export async function uninstallConnector(config: Config, knex: Knex): Promise<string | null> {
-  const name = connectorName(config, await billingFacts(knex, config.billing.client));
-  return (await new ConnectClient(config.capture.connect.url).remove(name)) ? name : null;
+  const facts = await billingFacts(knex, config.billing.client);
+  const name = connectorName(config, facts);
+  const removed = await new ConnectClient(config.capture.connect.url).remove(name);
+  const file = connectorPlan(config, facts).secretFile;
+  if (file && existsSync(file.path)) rmSync(file.path);
+  return removed ? name : null;
 }

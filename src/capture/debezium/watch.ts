@@ -10,7 +10,7 @@
 // they last moved: PostgreSQL's heartbeat table topic (one row per heartbeat, through the WAL, so
 // it grows only while the slot streams), MySQL/MariaDB's Debezium heartbeat topic.
 import type { Logger } from '../../log.js';
-import type { ConnectClient } from './connect.js';
+import type { ConnectClient, ConnectorState } from './connect.js';
 import { type Episode, freshEpisode, judge } from './judge.js';
 import type { StreamAdmin } from './kafka.js';
 
@@ -113,7 +113,12 @@ export class ConnectorWatch {
   /** One look: exported for tests through `pollOnce`. */
   async poll(now = Date.now()): Promise<WatchSnapshot> {
     const { deps } = this;
-    const status = await deps.connect.status(deps.name).catch((err: Error) => err.message);
+    let status = await deps.connect.status(deps.name).catch((err: Error) => err.message);
+    if (status === null && (await deps.connect.connectorConfig(deps.name).catch(() => null)) !== null) {
+      // registered, but its status isn't written yet (a task restarting, a worker rebalancing)
+      status = this.lastStatus ?? { connector: 'UNASSIGNED', tasks: [] };
+    }
+    if (typeof status === 'object' && status !== null) this.lastStatus = status;
     const heartbeatAgeMs = await this.heartbeatAge(now);
     const v = judge(
       {
@@ -223,4 +228,5 @@ export class ConnectorWatch {
   }
 
   private warnedAt: number | null = null;
+  private lastStatus: ConnectorState | null = null;
 }
