@@ -64,7 +64,11 @@ export class DebeziumCapture {
       connect: new ConnectClient(connect.url, 10_000),
       name: connectorName(config, facts),
       admin: createStreamAdmin(config.capture.kafka, deps.logger),
-      heartbeatTopic: topics.heartbeat ?? debeziumHeartbeatTopic(config.capture.kafka.topicPrefix),
+      // Debezium's own heartbeat topic, and on PostgreSQL the heartbeat table's (through the WAL)
+      heartbeatTopics: [
+        debeziumHeartbeatTopic(config.capture.kafka.topicPrefix),
+        ...(topics.heartbeat ? [topics.heartbeat] : []),
+      ],
       staleMs: heartbeatStaleMs(connect.settings),
       intervalMs: connect.watchIntervalMs,
       // several instances: one restarts, the others report

@@ -136,7 +136,14 @@ async function slotCheck(app: App, connect: ConnectClient, name: string): Promis
     const slot = (await connect.connectorConfig(name))?.['slot.name'];
     if (!slot) return [];
     const r = await slotRetention(app.knex, slot);
-    if (!r) return [{ name: check, status: 'warn', detail: `${slot} does not exist yet (the connector creates it when it starts)` }];
+    if (!r)
+      return [
+        {
+          name: check,
+          status: 'warn',
+          detail: `${slot} does not exist yet (the connector creates it when it starts)`,
+        },
+      ];
     const mb = r.retainedBytes === null ? null : Math.round(r.retainedBytes / 2 ** 20);
     const warnMb = app.config.capture.connect.retainedWalWarnMb;
     if (r.walStatus === 'lost')

@@ -41,7 +41,8 @@ export interface WatchDeps {
   connect: ConnectClient;
   name: string;
   admin: StreamAdmin;
-  heartbeatTopic: string;
+  /** where the connector's heartbeats land: any of them growing means it streams */
+  heartbeatTopics: string[];
   staleMs: number;
   intervalMs: number;
   mayRestart: () => boolean;
@@ -74,7 +75,7 @@ export class ConnectorWatch {
       restarts: 0,
       restartsTotal: 0,
       cause: null,
-      heartbeat: { topic: deps.heartbeatTopic, ageMs: null, staleAfterMs: deps.staleMs },
+      heartbeat: { topic: deps.heartbeatTopics.join(', '), ageMs: null, staleAfterMs: deps.staleMs },
       slot: null,
       problems: [],
     };
@@ -126,7 +127,7 @@ export class ConnectorWatch {
         connectUrl: deps.connect.url,
         status,
         heartbeatAgeMs,
-        heartbeatTopic: deps.heartbeatTopic,
+        heartbeatTopic: deps.heartbeatTopics.join(' or '),
         staleMs: deps.staleMs,
         mayRestart: deps.mayRestart(),
       },
@@ -177,25 +178,33 @@ export class ConnectorWatch {
       restarts: v.episode.restarts,
       restartsTotal: this.restartsTotal,
       cause: v.episode.cause === null ? null : deps.scrub(v.episode.cause),
-      heartbeat: { topic: deps.heartbeatTopic, ageMs: heartbeatAgeMs, staleAfterMs: deps.staleMs },
+      heartbeat: {
+        topic: deps.heartbeatTopics.join(', '),
+        ageMs: heartbeatAgeMs,
+        staleAfterMs: deps.staleMs,
+      },
       slot: slot ? { ...slot, warnBytes: deps.warnRetainedBytes } : null,
       problems,
     };
     return this.last;
   }
 
-  /** ms since the heartbeat topic's end offsets last moved (counted from the first look). */
+  /** ms since any of the heartbeat topics' end offsets last moved (counted from the first look). */
   private async heartbeatAge(now: number): Promise<number | null> {
-    let sum: bigint;
-    try {
-      const offsets = await this.deps.admin.offsets(this.deps.heartbeatTopic);
-      sum = offsets.reduce((n, p) => n + BigInt(p.high), 0n);
-    } catch (err) {
-      // MySQL/MariaDB: Debezium creates its heartbeat topic with the first heartbeat
-      if (!/does not host this topic-partition|not exist|UNKNOWN_TOPIC/i.test((err as Error).message))
-        return null;
-      sum = 0n;
+    let sum = 0n;
+    let read = 0;
+    for (const topic of this.deps.heartbeatTopics) {
+      try {
+        const offsets = await this.deps.admin.offsets(topic);
+        sum += offsets.reduce((n, p) => n + BigInt(p.high), 0n);
+        read++;
+      } catch (err) {
+        // Debezium creates its heartbeat topic with the first heartbeat: not there yet counts as 0
+        if (/does not host this topic-partition|not exist|UNKNOWN_TOPIC/i.test((err as Error).message))
+          read++;
+      }
     }
+    if (read === 0) return null;
     if (this.watermark === null || sum !== this.watermark.sum) this.watermark = { sum, at: now };
     return now - this.watermark.at;
   }

@@ -152,8 +152,10 @@ for (const dialect of ['mysql', 'pg'] as const) {
       // MariaDB: the task FAILS; PostgreSQL: it stays RUNNING and retries, only the heartbeat tells
       const expected =
         dialect === 'mysql' ? /task 0 FAILED: .*REPLICATION SLAVE/i : /RUNNING but no heartbeat reached/;
-      const sick = await until(`/health 503 naming the connector: ${expected}`, 60_000, (h) =>
-        h.status === 503 && h.body.problems.some((p) => p.includes(d.connector) && expected.test(p)),
+      const sick = await until(
+        `/health 503 naming the connector: ${expected}`,
+        60_000,
+        (h) => h.status === 503 && h.body.problems.some((p) => p.includes(d.connector) && expected.test(p)),
       );
       const detectedMs = Date.now() - t0;
       const m = await metrics(d);
