@@ -67,7 +67,12 @@ if (problem) {
   const takeover: unknown[] = [];
   for (const sessionTimeoutMs of [6_000, 10_000, 30_000]) {
     log(`takeover and restart, sessionTimeoutMs ${sessionTimeoutMs}`);
-    takeover.push(await measureTakeover(sessionTimeoutMs).catch((err: Error) => ({ sessionTimeoutMs, error: err.message })));
+    takeover.push(
+      await measureTakeover(sessionTimeoutMs).catch((err: Error) => ({
+        sessionTimeoutMs,
+        error: err.message,
+      })),
+    );
   }
   results.takeover = takeover;
 }

@@ -46,7 +46,11 @@ export async function measureTakeover(sessionTimeoutMs: number, accounts = 300):
     await rig.service.stop();
     const raw = JSON.parse(JSON.stringify(rig.config)) as Record<string, unknown>;
     const start = async () => {
-      const file = writeConfig({ ...raw, listen: `127.0.0.1:${await freePort()}`, log: { level: 'info', format: 'json' } });
+      const file = writeConfig({
+        ...raw,
+        listen: `127.0.0.1:${await freePort()}`,
+        log: { level: 'info', format: 'json' },
+      });
       const c = cli(['run', '--config', file]);
       children.push(c);
       return c;
@@ -56,14 +60,18 @@ export async function measureTakeover(sessionTimeoutMs: number, accounts = 300):
       for (;;) {
         const j = joins(c).find((x) => x.time >= after && x.partitions > 0);
         if (j) return j.time;
-        if (Date.now() > end) throw new Error(`no join with partitions within ${timeoutMs} ms:\n${c.output().slice(-2000)}`);
+        if (Date.now() > end)
+          throw new Error(`no join with partitions within ${timeoutMs} ms:\n${c.output().slice(-2000)}`);
         await sleep(50);
       }
     };
     const balanceEverywhere = async (kopecks: number, since: number, timeoutMs = 120_000) => {
       const ids = rig.accounts.map((a) => a.agrmId);
       for (let i = 0; i < ids.length; i += 500)
-        await rig.knex('agreements').whereIn('agrm_id', ids.slice(i, i + 500)).update({ balance: (kopecks / 100).toFixed(2) });
+        await rig
+          .knex('agreements')
+          .whereIn('agrm_id', ids.slice(i, i + 500))
+          .update({ balance: (kopecks / 100).toFixed(2) });
       const end = Date.now() + timeoutMs;
       for (;;) {
         const { calls } = await rig.calls(since);
@@ -76,7 +84,8 @@ export async function measureTakeover(sessionTimeoutMs: number, accounts = 300):
           first = Math.min(first, c.at);
         }
         if (done.size >= rig.accounts.length) return { last: Math.max(...done.values()), first };
-        if (Date.now() > end) throw new Error(`${done.size} of ${rig.accounts.length} accounts got balance ${kopecks}`);
+        if (Date.now() > end)
+          throw new Error(`${done.size} of ${rig.accounts.length} accounts got balance ${kopecks}`);
         await sleep(100);
       }
     };
@@ -89,7 +98,14 @@ export async function measureTakeover(sessionTimeoutMs: number, accounts = 300):
     for (let i = 0; i < 200; i++) {
       const ja = joins(a).at(-1);
       const jb = joins(b).at(-1);
-      if (ja && jb && ja.partitions > 0 && jb.partitions > 0 && Date.now() - Math.max(ja.time, jb.time) > 3_000) break;
+      if (
+        ja &&
+        jb &&
+        ja.partitions > 0 &&
+        jb.partitions > 0 &&
+        Date.now() - Math.max(ja.time, jb.time) > 3_000
+      )
+        break;
       await sleep(100);
     }
     // loaded: changes flow for a while; any join of b now is a false takeover
