@@ -43,7 +43,7 @@ const kafka = z
      * a `run` that stops answering (crashed) loses its partitions to the others after this long;
      * the broker's group.min.session.timeout.ms (6 s by default) is the floor
      */
-    sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(10_000),
+    sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(6_000),
   })
   .strict();
 

@@ -108,7 +108,11 @@ export async function debeziumChecks(app: App): Promise<Check[]> {
 }
 
 /** A password stored in clear in Kafka Connect (its config topic, its REST API) is a warning. */
-async function connectorSecrets(app: App, connect: ConnectClient, name: string): Promise<Check[]> {
+export async function connectorSecrets(
+  app: Pick<App, 'config'>,
+  connect: ConnectClient,
+  name: string,
+): Promise<Check[]> {
   try {
     const stored = await connect.connectorConfig(name);
     const pw = stored?.['database.password'];

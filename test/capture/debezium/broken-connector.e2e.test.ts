@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBilling } from '../../../src/billing/connect.js';
 import { BlockCode } from '../../../src/billing/types.js';
 import { CAPTURED_TABLES } from '../../../src/capture/types.js';
+import { runDoctor } from '../../../src/ops/doctor.js';
 import { SAMPLE } from '../../fixture/sample.js';
 import { MYSQL_ADMIN, PG_ADMIN } from '../../support/db.js';
 import { type DebeziumPipeline, startDebeziumPipeline } from '../../support/debezium.js';
@@ -117,6 +118,21 @@ for (const dialect of ['mysql', 'pg'] as const) {
       expect(JSON.stringify(stored)).not.toContain(cdc.password);
       const file = stored['database.password']!.slice('${file:'.length, -':password}'.length);
       expect(readFileSync(file, 'utf8')).toContain(`password=${cdc.password}`);
+    });
+
+    it("doctor: the password from a provider, the connector user's grants, the slot's retained WAL", async () => {
+      const checks = await runDoctor(d.p.app);
+      const by = (name: string) => checks.find((c) => c.name === name);
+      expect(by('connector password')).toMatchObject({ status: 'ok' });
+      expect(by("connector's database user")).toMatchObject({
+        status: 'ok',
+        detail: expect.stringContaining(cdc.user),
+      });
+      if (dialect === 'pg')
+        expect(by('replication slot')).toMatchObject({
+          status: 'ok',
+          detail: expect.stringMatching(/holds back \d+ MiB of WAL/),
+        });
     });
 
     it('healthy while streaming', async () => {

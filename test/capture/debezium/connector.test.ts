@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../../src/capture/debezium/connect.js';
+import { connectorSecrets } from '../../../src/capture/debezium/doctor.js';
 import {
   type BillingFacts,
   connectorPlan,
@@ -295,6 +296,21 @@ describe('ConnectClient against a Connect that refuses', () => {
     ).rejects.toThrow(
       'connector lifestream-postgres-billing: task 0 FAILED after starting: java.sql.SQLException: Access denied',
     );
+  });
+
+  it('doctor warns when Connect holds the password in clear, not when a config provider gives it', async () => {
+    let password = PASSWORD;
+    const url = await fakeConnect(() => [200, { 'database.user': 'cdc', 'database.password': password }]);
+    const app = { config: config({ connect: { url } }) };
+    const [clear] = await connectorSecrets(app, new ConnectClient(url), 'lifestream-postgres-billing');
+    expect(clear).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('stored in clear in Kafka Connect'),
+    });
+    expect(clear!.detail).not.toContain(PASSWORD);
+    password = '${file:/etc/lbcore-lifestream/connect-secrets/x.properties:password}';
+    const [ref] = await connectorSecrets(app, new ConnectClient(url), 'lifestream-postgres-billing');
+    expect(ref).toMatchObject({ status: 'ok' });
   });
 
   it('Connect not answering says where it was looked for', async () => {
