@@ -161,6 +161,7 @@ export class ConnectorWatch {
       problems.push(
         `replication slot ${slot.slot} lost WAL it still needed (max_slot_wal_keep_size): changes may be lost: run \`sync --all\``,
       );
+    this.logChanges(problems);
     this.last = {
       connector: deps.name,
       checkedAt: new Date(now),
@@ -237,5 +238,19 @@ export class ConnectorWatch {
   }
 
   private warnedAt: number | null = null;
+  /** the problems logged last, figures left out (a growing "for 16 s" is the same problem) */
+  private logged = new Set<string>();
+
+  /** Each new problem once as a warning (FAILED causes are logged above as errors), and the all-clear. */
+  private logChanges(problems: string[]): void {
+    const key = (p: string) => p.replace(/\d+/g, '#');
+    const now = new Set(problems.map(key));
+    for (const p of problems)
+      if (!this.logged.has(key(p)) && !p.includes(' FAILED'))
+        this.deps.logger.warn({ connector: this.deps.name, problem: p }, 'Debezium capture problem');
+    if (this.logged.size > 0 && now.size === 0)
+      this.deps.logger.info({ connector: this.deps.name }, 'Debezium capture healthy again');
+    this.logged = now;
+  }
   private lastStatus: ConnectorState | null = null;
 }

@@ -103,8 +103,12 @@ describe('ConnectorWatch', () => {
     expect((await r.watch.poll(21_000)).problems[0]).toMatch(
       /RUNNING but no heartbeat reached __debezium-heartbeat.p for 16 s/,
     );
+    await r.watch.poll(23_000);
     r.beat();
-    expect((await r.watch.poll(22_000)).problems).toEqual([]);
+    expect((await r.watch.poll(24_000)).problems).toEqual([]);
+    // logged once when it began (not again as the seconds grow), and once when it ended
+    expect(r.lines.filter((l) => l.msg === 'Debezium capture problem')).toHaveLength(1);
+    expect(r.lines.filter((l) => l.msg === 'Debezium capture healthy again')).toHaveLength(1);
   });
 
   it('a registered connector without a status for a moment keeps its last state; an unregistered one is reported', async () => {
