@@ -4,6 +4,7 @@
 // instance reconciles an account only under its cross-instance lock. Leader-only work (timers, the
 // platform scan) stays with the leader lock in service.ts.
 import { missingDebeziumObjects } from '../../../migrations/debezium/index.js';
+import { binlogFiles, binlogPosition } from '../../../migrations/debezium/mysql.js';
 import { slotRetention } from '../../../migrations/debezium/pg.js';
 import type { App } from '../../app.js';
 import { billingReader } from '../../billing/read.js';
@@ -74,6 +75,8 @@ export class DebeziumCapture {
       // several instances: one restarts, the others report
       mayRestart: deps.isLeader,
       slotRetention: facts.kind === 'postgres' ? (slot) => slotRetention(knex, slot) : undefined,
+      binlogFiles: facts.kind === 'postgres' ? undefined : () => binlogFiles(knex),
+      binlogPosition: facts.kind === 'postgres' ? undefined : () => binlogPosition(knex),
       warnRetainedBytes: connect.retainedWalWarnMb * 2 ** 20,
       logger: deps.logger.child({ component: 'connector-watch' }),
       scrub: (text) => scrub(text, plan.secrets),

@@ -37,3 +37,19 @@ export function binlogPositionLost(trace: string | undefined | null): boolean {
 export const BINLOG_LOST_ADVICE =
   'the binlog position the connector recorded is no longer on the server: changes may be lost: run `sync --all`, ' +
   'then let the connector start afresh from now (see the README runbook "lost binlog position")';
+
+/**
+ * The binlog file a MySQL/MariaDB connector's committed offset names, when the server no longer
+ * has it (purged while the connector was stopped or failing); null when it is there or unknown.
+ */
+export function purgedOffsetFile(
+  offsets: readonly Record<string, unknown>[] | null,
+  serverFiles: readonly string[] | null,
+): string | null {
+  if (!offsets || !serverFiles || serverFiles.length === 0) return null;
+  for (const o of offsets) {
+    const file = typeof o.file === 'string' ? o.file : null;
+    if (file && !serverFiles.includes(file)) return file;
+  }
+  return null;
+}

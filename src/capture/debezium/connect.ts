@@ -105,6 +105,14 @@ export class ConnectClient {
     return JSON.parse(text) as Record<string, string>;
   }
 
+  /** The connector's committed source offsets (KIP-875): MySQL/MariaDB `{file, pos, gtids…}`, PostgreSQL `{lsn…}`. */
+  async sourceOffsets(name: string): Promise<Record<string, unknown>[] | null> {
+    const { status, text } = await this.call('GET', `/connectors/${encodeURIComponent(name)}/offsets`);
+    if (status !== 200) return null;
+    const body = JSON.parse(text) as { offsets?: { offset?: Record<string, unknown> }[] };
+    return (body.offsets ?? []).map((o) => o.offset ?? {});
+  }
+
   /** Restarts the connector's failed instances (connector and tasks) and nothing that runs. */
   async restartFailed(name: string): Promise<void> {
     const { status, text } = await this.call(

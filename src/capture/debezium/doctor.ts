@@ -2,10 +2,12 @@
 // Connect, does Kafka hold the capture topics and who consumes them, and which messages could the
 // consumer not read (with their topic/partition/offset, to look them up in Kafka).
 import { missingDebeziumObjects } from '../../../migrations/debezium/index.js';
+import { binlogFiles } from '../../../migrations/debezium/mysql.js';
 import { slotRetention } from '../../../migrations/debezium/pg.js';
 import type { App } from '../../app.js';
 import type { Check, CheckStatus } from '../../ops/doctor.js';
 import { CaptureErrors } from '../../state/capture-errors.js';
+import { purgedOffsetFile } from './cause.js';
 import { ConnectClient, failureLine } from './connect.js';
 import { billingFacts, connectorName, connectorPlan, scrub } from './connector.js';
 import { connectorPrivileges, topicsFor } from './install.js';
@@ -69,6 +71,18 @@ export async function debeziumChecks(app: App): Promise<Check[]> {
     add("connector's database user", 'warn', `cannot check: ${(err as Error).message}`);
   }
   if (facts.kind === 'postgres') out.push(...(await slotCheck(app, connect, name)));
+  else {
+    const purged = purgedOffsetFile(
+      await connect.sourceOffsets(name).catch(() => null),
+      await binlogFiles(knex),
+    );
+    if (purged)
+      add(
+        'binlog position',
+        'fail',
+        `the connector's recorded position (${purged}) was purged from the server: changes may be lost: run \`sync --all\`, then see the README runbook "lost binlog position"`,
+      );
+  }
 
   const admin = createStreamAdmin(config.capture.kafka, logger);
   try {

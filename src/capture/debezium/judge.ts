@@ -37,6 +37,8 @@ export interface Observation {
   staleMs: number;
   /** the instance may restart tasks (the leader) */
   mayRestart: boolean;
+  /** MySQL/MariaDB: the binlog file of the connector's recorded position, seen purged from the server */
+  purgedBinlog?: string | null;
 }
 
 /** What the watch remembers between observations. */
@@ -115,6 +117,12 @@ export function judge(o: Observation, before: Episode, now: number): Verdict {
     if (running) e.runningSince ??= now;
     else e.runningSince = null;
   }
+
+  if (o.purgedBinlog)
+    problems.push(
+      `connector ${o.name}: its recorded binlog position (${o.purgedBinlog}) was purged from the server: changes may be lost: run \`sync --all\`, ` +
+        'then let the connector start afresh from now (see the README runbook "lost binlog position")',
+    );
 
   let restart = false;
   let newCause: string | null = null;

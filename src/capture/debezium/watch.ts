@@ -11,6 +11,7 @@
 // it grows only while the slot streams), MySQL/MariaDB's Debezium heartbeat topic.
 import type { Logger } from '../../log.js';
 import type { ConnectClient, ConnectorState } from './connect.js';
+import { purgedOffsetFile } from './cause.js';
 import { type Episode, freshEpisode, judge } from './judge.js';
 import type { StreamAdmin } from './kafka.js';
 
@@ -46,6 +47,14 @@ export interface WatchDeps {
   staleMs: number;
   intervalMs: number;
   mayRestart: () => boolean;
+  /** MySQL/MariaDB: the binlog files the server still has (null: may not list them) */
+  binlogFiles?: () => Promise<string[] | null>;
+  /**
+   * MySQL/MariaDB: where the server writes its binlog now (null: may not read it). Debezium there
+   * emits a heartbeat only when a binlog event arrives, so on a quiet server a silent heartbeat is
+   * expected: it counts as stalled only once the server wrote to its binlog after the last one.
+   */
+  binlogPosition?: () => Promise<string | null>;
   /** PostgreSQL: the slot's retention (by its name from the connector's config) */
   slotRetention?: (slot: string) => Promise<SlotRetention | null>;
   warnRetainedBytes: number;
@@ -121,15 +130,18 @@ export class ConnectorWatch {
     }
     if (typeof status === 'object' && status !== null) this.lastStatus = status;
     const heartbeatAgeMs = await this.heartbeatAge(now);
+    const unansweredMs = await this.unanswered(now, heartbeatAgeMs);
+    await this.checkBinlog();
     const v = judge(
       {
         name: deps.name,
         connectUrl: deps.connect.url,
         status,
-        heartbeatAgeMs,
+        heartbeatAgeMs: unansweredMs,
         heartbeatTopic: deps.heartbeatTopics.join(' or '),
         staleMs: deps.staleMs,
         mayRestart: deps.mayRestart(),
+        purgedBinlog: this.purged,
       },
       this.episode,
       now,
@@ -238,6 +250,46 @@ export class ConnectorWatch {
   }
 
   private warnedAt: number | null = null;
+  /**
+   * The purged binlog file the connector's position once pointed at. Kept until `run` restarts:
+   * the connector may move on to the server's current file by itself, and the changes in between
+   * stay lost until `sync --all` (the runbook says to restart `run` after it).
+   */
+  private purged: string | null = null;
+
+  /** binlog position at the last look, and when the server first wrote after the last heartbeat */
+  private serverPosition: string | null = null;
+  private movedSinceBeat: number | null = null;
+
+  /** The heartbeat's age as far as it means a stall: on MySQL/MariaDB only while the server wrote meanwhile. */
+  private async unanswered(now: number, ageMs: number | null): Promise<number | null> {
+    if (!this.deps.binlogPosition || ageMs === null) return ageMs;
+    const position = await this.deps.binlogPosition().catch(() => null);
+    if (position === null) return ageMs; // may not read it: the plain age
+    const beatAt = now - ageMs;
+    // a write seen in the same look as the heartbeat after it counts as answered
+    if (this.movedSinceBeat !== null && this.movedSinceBeat <= beatAt) this.movedSinceBeat = null;
+    if (this.serverPosition !== null && position !== this.serverPosition) this.movedSinceBeat ??= now;
+    this.serverPosition = position;
+    return this.movedSinceBeat === null ? 0 : now - this.movedSinceBeat;
+  }
+
+  private async checkBinlog(): Promise<void> {
+    if (!this.deps.binlogFiles || this.purged) return;
+    try {
+      const offsets = await this.deps.connect.sourceOffsets(this.deps.name);
+      const found = purgedOffsetFile(offsets, await this.deps.binlogFiles());
+      if (found) {
+        this.purged = found;
+        this.deps.logger.error(
+          { connector: this.deps.name, binlog: found },
+          'the binlog position of the connector was purged from the server: changes may be lost: run `sync --all`',
+        );
+      }
+    } catch {
+      // Connect or the database unreachable: the other checks say so
+    }
+  }
   /** the problems logged last, figures left out (a growing "for 16 s" is the same problem) */
   private logged = new Set<string>();
 

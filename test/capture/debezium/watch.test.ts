@@ -12,7 +12,8 @@ import { ConnectorWatch } from '../../../src/capture/debezium/watch.js';
 const SECRET = 'hunter2-pw';
 const TRACE = `X: outer\n\tat a.b\nCaused by: java.sql.SQLException: Access denied for cdc (password ${SECRET})\n\tat c.d\n`;
 
-function rig(opts: { leader?: boolean } = {}) {
+function rig(opts: { leader?: boolean; binlog?: boolean } = {}) {
+  let position = 'binlog.000001:100';
   let status: ConnectorState | null = { connector: 'RUNNING', tasks: [{ id: 0, state: 'RUNNING' }] };
   let registered = true;
   let high = 0;
@@ -47,6 +48,7 @@ function rig(opts: { leader?: boolean } = {}) {
     staleMs: 15_000,
     intervalMs: 1_000,
     mayRestart: () => opts.leader ?? true,
+    binlogPosition: opts.binlog ? async () => position : undefined,
     warnRetainedBytes: 1,
     logger,
     scrub: (t) => t.split(SECRET).join('***'),
@@ -61,6 +63,9 @@ function rig(opts: { leader?: boolean } = {}) {
     },
     beat: () => {
       high++;
+    },
+    write: () => {
+      position = `binlog.000001:${Number(position.split(':')[1]) + 50}`;
     },
   };
 }
@@ -109,6 +114,27 @@ describe('ConnectorWatch', () => {
     // logged once when it began (not again as the seconds grow), and once when it ended
     expect(r.lines.filter((l) => l.msg === 'Debezium capture problem')).toHaveLength(1);
     expect(r.lines.filter((l) => l.msg === 'Debezium capture healthy again')).toHaveLength(1);
+  });
+
+  it('MySQL/MariaDB: a quiet server sends no heartbeat and that is fine; a write left unanswered is a stall', async () => {
+    const r = rig({ binlog: true });
+    await r.watch.poll(0);
+    r.beat();
+    await r.watch.poll(1_000);
+    // an hour without a write and without a heartbeat
+    expect((await r.watch.poll(3_600_000)).problems).toEqual([]);
+    // a write, answered by a heartbeat
+    r.write();
+    r.beat();
+    await r.watch.poll(3_601_000);
+    expect((await r.watch.poll(3_700_000)).problems).toEqual([]);
+    // a write nobody answers
+    r.write();
+    await r.watch.poll(3_701_000);
+    expect((await r.watch.poll(3_710_000)).problems).toEqual([]);
+    expect((await r.watch.poll(3_717_000)).problems[0]).toMatch(
+      /RUNNING but no heartbeat reached .* for 16 s/,
+    );
   });
 
   it('a registered connector without a status for a moment keeps its last state; an unregistered one is reported', async () => {
