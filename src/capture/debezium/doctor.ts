@@ -72,10 +72,15 @@ export async function debeziumChecks(app: App): Promise<Check[]> {
   }
   if (facts.kind === 'postgres') out.push(...(await slotCheck(app, connect, name)));
   else {
-    const purged = purgedOffsetFile(
-      await connect.sourceOffsets(name).catch(() => null),
-      await binlogFiles(knex),
-    );
+    const files = await binlogFiles(knex);
+    if (files === null)
+      add(
+        'binlog position',
+        'warn',
+        "the service's database user may not list the binary logs (SHOW BINARY LOGS): `run` can't tell a purged connector position, " +
+          "and a quiet server's silent heartbeat counts as a stall — GRANT BINLOG MONITOR (MariaDB >= 10.5) or REPLICATION CLIENT ON *.* to it",
+      );
+    const purged = purgedOffsetFile(await connect.sourceOffsets(name).catch(() => null), files);
     if (purged)
       add(
         'binlog position',
