@@ -4,7 +4,7 @@
 // shared and wait while a restart test runs. vitest runs files in parallel processes, so the lock
 // lives in the file system: one marker file per holder, holders that died are ignored.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,14 +146,21 @@ export async function lockStackExclusively(label: string, timeoutMs = 600_000): 
 
 /**
  * Connector passwords reach Connect through its FileConfigProvider (capture.connect.secret: file).
- * A worker started by an older scripts/stack/start.sh lacks it: restart Connect once (exclusively,
- * like any restart test) with this checkout's script, which enables it.
+ * A worker started by an older scripts/stack/start.sh lacks it: then Connect is restarted once
+ * (exclusively, like any restart test) with this checkout's script, which enables it. The worker
+ * has it when its generated config says so and it started after that config was written (any
+ * start.sh rewrites the file, also while Connect keeps running with what it read before).
  */
 export async function ensureConfigProviders(label: string): Promise<void> {
   const props = join(STACK_DIR, 'config', 'connect-distributed.properties');
   const enabled = () => {
     try {
-      return /^config\.providers=.*\bfile\b/m.test(readFileSync(props, 'utf8'));
+      if (!/^config\.providers=.*\bfile\b/m.test(readFileSync(props, 'utf8'))) return false;
+      const pid = readFileSync(join(STACK_DIR, 'run', 'connect.pid'), 'utf8').trim();
+      const ticks = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+      const boot = Number(/^btime (\d+)/m.exec(readFileSync('/proc/stat', 'utf8'))![1]);
+      const startedMs = (boot + ticks / 100) * 1000;
+      return statSync(props).mtimeMs <= startedMs + 1_000;
     } catch {
       return false;
     }
