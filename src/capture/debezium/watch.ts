@@ -10,8 +10,8 @@
 // they last moved: PostgreSQL's heartbeat table topic (one row per heartbeat, through the WAL, so
 // it grows only while the slot streams), MySQL/MariaDB's Debezium heartbeat topic.
 import type { Logger } from '../../log.js';
-import type { ConnectClient, ConnectorState } from './connect.js';
 import { purgedOffsetFile } from './cause.js';
+import type { ConnectClient, ConnectorState } from './connect.js';
 import { type Episode, freshEpisode, judge } from './judge.js';
 import type { StreamAdmin } from './kafka.js';
 

@@ -5,13 +5,13 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectClient } from '../../../src/capture/debezium/connect.js';
-import { connectorSecrets } from '../../../src/capture/debezium/doctor.js';
 import {
   type BillingFacts,
   connectorPlan,
   scrub,
   slotName,
 } from '../../../src/capture/debezium/connector.js';
+import { connectorSecrets } from '../../../src/capture/debezium/doctor.js';
 import { readTemplate, renderTemplate } from '../../../src/capture/debezium/template.js';
 import { ConfigError, parseConfig } from '../../../src/config.js';
 
