@@ -36,8 +36,25 @@ function tcpOpen(hostPort: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-/** Why the stack can't be used, or null when Kafka answers and Connect lists the Debezium connectors. */
+/**
+ * Why the stack can't be used, or null when Kafka answers and Connect lists the Debezium
+ * connectors. Files call it when they load, which may be while a restart test has the stack down:
+ * it waits until that test lets go, and asks again a few times, so that a file is skipped only when
+ * the stack is really not there.
+ */
 export async function stackProblem(): Promise<string | null> {
+  const end = Date.now() + 600_000;
+  while (exclusiveHeld() && Date.now() < end) await sleep(1_000);
+  let problem: string | null = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    problem = await probeStack();
+    if (problem === null) return null;
+    await sleep(5_000);
+  }
+  return problem;
+}
+
+async function probeStack(): Promise<string | null> {
   if (!(await tcpOpen(BROKER))) return `Kafka does not answer on ${BROKER}`;
   try {
     const res = await fetch(`${CONNECT_URL}/connector-plugins`, { signal: AbortSignal.timeout(5000) });
