@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { normalizeZone } from './billing/clock.js';
 
 const hostPort = z
   .string()
@@ -26,6 +27,17 @@ const billing = z
     client: z.enum(['mysql', 'pg']),
     /** e.g. mysql://billing:billing@127.0.0.1:3306/billing or postgres://user@host/db */
     connection: z.string().min(1),
+    /**
+     * the zone of the billing's wall clock (its DATETIMEs): an IANA name (Europe/Moscow) or an
+     * offset (+05:00); unset = the database's own zone (src/billing/clock-discovery.ts)
+     */
+    timeZone: z
+      .string()
+      .refine(
+        (v) => normalizeZone(v) !== null,
+        'not a time zone: use an IANA name (e.g. Asia/Yekaterinburg) or an offset (+05:00)',
+      )
+      .optional(),
     pool: z
       .object({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(10) })
       .strict()
@@ -129,7 +141,10 @@ const smotreshka = z
     accountIdMode: z.enum(['accountId', 'username']).default('accountId'),
     usernamePrefix: z
       .string()
-      .regex(/^[a-zA-Z0-9_@.+\-/]*$/, 'only the characters the platform allows in usernames: [a-zA-Z0-9_@.+-/]')
+      .regex(
+        /^[a-zA-Z0-9_@.+\-/]*$/,
+        'only the characters the platform allows in usernames: [a-zA-Z0-9_@.+-/]',
+      )
       .default(''),
     /** used when the card has no email; placeholders {login} {vgId} {uid} {username} */
     emailTemplate: z

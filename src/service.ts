@@ -127,7 +127,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     knex,
     changelog,
     pending,
-    fanout: billingReader(knex),
+    fanout: billingReader(knex, app.clock),
     logger: log,
     // the accounts it queued come due after the debounce
     onQueued: () => queue.wakeAt(Date.now() + config.capture.debounceMs),
@@ -165,6 +165,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     platformScan = startPlatformScan(
       platformScanDeps(config, {
         knex,
+        clock: app.clock,
         store,
         platform: app.platform,
         logger: logger.child({ component: 'platform-scan' }),

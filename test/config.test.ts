@@ -29,6 +29,7 @@ describe('configuration', () => {
     [{ ...minimal, upsale: { allow: ['everyone'] } }, '"upsale.allow.0"'],
     [{ ...minimal, smotreshka: { url: 'http://x', scanIntervalSeconds: 1 } }, '"smotreshka.scanIntervalSeconds"'],
     [{ billing: minimal.billing }, '"smotreshka"'],
+    [{ ...minimal, billing: { ...minimal.billing, timeZone: 'YEKT' } }, '"billing.timeZone": not a time zone'],
   ])('refuses %j naming the key', (raw, key) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(key);
@@ -56,5 +57,13 @@ describe('the example configuration', () => {
       );
     const documented = new Set(paths(example));
     expect(paths(parseConfig(example) as unknown as Record<string, unknown>).filter((k) => !documented.has(k))).toEqual([]);
+  });
+
+  it('documents the optional keys without a default as comments, with a value that is accepted', () => {
+    const text = readFileSync('config/lifestream.example.yml', 'utf8');
+    const zone = /^ {2}# timeZone: (\S+)/m.exec(text)?.[1];
+    expect(zone).toBeDefined();
+    const example = parse(text);
+    expect(parseConfig({ ...example, billing: { ...example.billing, timeZone: zone } }).billing.timeZone).toBe(zone);
   });
 });

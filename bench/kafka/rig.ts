@@ -65,7 +65,7 @@ export async function startDebeziumRig(
     },
     queue: { concurrency: 48 },
   });
-  const app = createApp(config, silentLogger, { extraConnections: 4 });
+  const app = await createApp(config, silentLogger, { extraConnections: 4 });
   await removeTriggerCapture(knex, app.migration);
   await migrateUp(app.knex, app.migration);
   await installConnector(config, app.knex, silentLogger, { waitMs: 120_000 });

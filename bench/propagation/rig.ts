@@ -67,7 +67,7 @@ export async function startRig(
     capture: { pollIntervalMs: dialect === 'mysql' ? 50 : 500, ...extra.capture },
     queue: { concurrency: 48, ...extra.queue },
   });
-  const app = createApp(config, silentLogger, { extraConnections: 4 });
+  const app = await createApp(config, silentLogger, { extraConnections: 4 });
   await syncAll(app.reconciler, { dryRun: false, concurrency: 32 });
   const service = await startService(app, { listen: false });
 

@@ -1,5 +1,6 @@
 // Rows of the read side's three queries (vgroup with its agreement and card, services with their
 // category, multitarifs) assembled into AccountState values. No SQL here: read.ts owns it.
+import type { BillingClock } from './clock.js';
 import type { AccountState, AssignedService, MultiTariff } from './types.js';
 import { flag, int, money, textOrNull, trimmedOrNull, windowEnd, windowStart } from './values.js';
 
@@ -52,7 +53,7 @@ export interface MultitarifRow {
  * PostgreSQL doesn't, so they are dropped here too and both dialects agree. A missing category
  * is kept with uuid and serviceType null: the core reports it.
  */
-export function toService(r: ServiceRow): AssignedService | null {
+export function toService(r: ServiceRow, clock: BillingClock): AssignedService | null {
   const categoryMissing = r.cat_tar_id === null || r.cat_tar_id === undefined;
   const uuid = categoryMissing ? null : trimmedOrNull(r.uuid);
   if (!categoryMissing && uuid === null) return null;
@@ -62,19 +63,19 @@ export function toService(r: ServiceRow): AssignedService | null {
     servCatIdx: int(r.serv_cat_idx, 'services.serv_cat_idx'),
     uuid,
     serviceType: categoryMissing ? null : int(r.service_type, 'service_categories.service_type'),
-    timefrom: windowStart(r.timefrom, 'services.timefrom'),
-    timeto: windowEnd(r.timeto, 'services.timeto'),
+    timefrom: windowStart(r.timefrom, 'services.timefrom', clock),
+    timeto: windowEnd(r.timeto, 'services.timeto', clock),
     state: int(r.state, 'services.state'),
     needCalc: int(r.need_calc, 'services.need_calc'),
   };
 }
 
-export function toMultiTariff(r: MultitarifRow): MultiTariff {
+export function toMultiTariff(r: MultitarifRow, clock: BillingClock): MultiTariff {
   return {
     recordId: int(r.record_id, 'multitarifs.record_id'),
     tarId: int(r.tar_id, 'multitarifs.tar_id'),
-    dtfrom: windowStart(r.dtfrom, 'multitarifs.dtfrom'),
-    dtto: windowEnd(r.dtto, 'multitarifs.dtto'),
+    dtfrom: windowStart(r.dtfrom, 'multitarifs.dtfrom', clock),
+    dtto: windowEnd(r.dtto, 'multitarifs.dtto', clock),
   };
 }
 
@@ -96,9 +97,10 @@ export function assembleAccounts(
   vgroups: VgroupRow[],
   services: ServiceRow[],
   multitarifs: MultitarifRow[],
+  clock: BillingClock,
 ): AccountState[] {
-  const servicesOf = groupByVgId(services, toService);
-  const multitarifsOf = groupByVgId(multitarifs, toMultiTariff);
+  const servicesOf = groupByVgId(services, (r) => toService(r, clock));
+  const multitarifsOf = groupByVgId(multitarifs, (r) => toMultiTariff(r, clock));
   return vgroups.map((v) => {
     const vgId = int(v.vg_id, 'vgroups.vg_id');
     return {

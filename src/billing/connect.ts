@@ -1,6 +1,16 @@
-// One knex instance per process for the billing database. Dates are read back as JS Dates in UTC
-// on both dialects: the billing stores local wall-clock DATETIMEs, and we treat the server's
-// session time zone as UTC so that the same value round-trips unchanged (documented in README).
+// One knex instance per process for the billing database.
+//
+// DATETIMEs: the drivers hand a DATETIME / `timestamp without time zone` over as a JS Date whose
+// UTC fields are the stored wall clock, on both dialects; clock.ts then places that wall clock in
+// the billing's zone. The service's own tables (<prefix>*) store UTC the same way, so a Date
+// written there comes back unchanged whatever the zone of the machine or the database.
+//
+// MySQL/MariaDB sessions (prepareMysqlSession): time_zone '+00:00' for the reason above, and the
+// server's sql_mode without NO_ZERO_DATE and NO_ZERO_IN_DATE: LANBilling's tables are full of
+// zero dates ('0000-00-00 00:00:00' = not set) and declare them as defaults, so a server upgraded
+// with MySQL 5.7's default mode would otherwise refuse writes to rows the billing made. The rest
+// of the server's mode is kept (STRICT_TRANS_TABLES refuses a value that doesn't fit instead of
+// silently cutting it: such a write fails, and the account is parked with the server's message).
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 
@@ -13,6 +23,27 @@ pg.types.setTypeParser(1114, (v: string) => new Date(`${v.replace(' ', 'T')}Z`))
 // local zone with an offset, which a `timestamp without time zone` column silently drops, so on a
 // machine outside UTC a stored timer (next_at) would come back shifted by the zone's offset.
 pg.defaults.parseInputDatesAsUTC = true;
+
+/** The sql_mode flags that refuse zero dates: dropped from the service's sessions. */
+const ZERO_DATE_FLAGS = ['NO_ZERO_IN_DATE', 'NO_ZERO_DATE'];
+
+/** One statement, run on every new MySQL/MariaDB connection of the service. */
+export const MYSQL_SESSION_SETUP = `SET SESSION time_zone = '+00:00', SESSION sql_mode = TRIM(BOTH ',' FROM ${ZERO_DATE_FLAGS.reduce(
+  (expr, flag) => `REPLACE(${expr}, ',${flag},', ',')`,
+  "CONCAT(',', @@SESSION.sql_mode, ',')",
+)})`;
+
+interface MysqlConnection {
+  query: (sql: string, cb: (err: Error | null) => void) => void;
+}
+
+/** pool.afterCreate of the service's MySQL/MariaDB connections. */
+export function prepareMysqlSession(
+  conn: MysqlConnection,
+  done: (err: Error | null, c: unknown) => void,
+): void {
+  conn.query(MYSQL_SESSION_SETUP, (err) => done(err, conn));
+}
 
 export function openBilling(client: Dialect, connection: string, pool = { min: 0, max: 10 }): Knex {
   if (client === 'pg') {
@@ -28,11 +59,6 @@ export function openBilling(client: Dialect, connection: string, pool = { min: 0
       supportBigNumbers: true,
       bigNumberStrings: true,
     } as Knex.MySql2ConnectionConfig & { uri: string },
-    pool: {
-      ...pool,
-      afterCreate(conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, c: unknown) => void) {
-        conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
-      },
-    },
+    pool: { ...pool, afterCreate: prepareMysqlSession },
   });
 }

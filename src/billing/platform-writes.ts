@@ -3,8 +3,8 @@
 // switched off there, and assigning one the subscriber switched on there. Both run inside
 // withVgroupLocked (write.ts), like upsale's, and say in `services.comment` why the row changed.
 import type { Knex } from 'knex';
-import { sqlDateTime } from './sql-time.js';
-import { insertService } from './write.js';
+import type { BillingClock } from './clock.js';
+import { insertService, stillOpenAfter } from './write.js';
 
 /** `services.comment` is varchar(255). */
 const COMMENT_MAX = 255;
@@ -24,18 +24,16 @@ export async function closeSwitchedOff(
   serviceId: number,
   at: Date,
   note: string,
+  clock: BillingClock,
 ): Promise<boolean> {
-  const when = sqlDateTime(at);
+  const when = clock.toWall(at);
   const row: { comment?: unknown } | undefined = await trx('services')
     .where({ service_id: serviceId })
     .first('comment');
   if (!row) return false;
   const n = await trx('services')
     .where({ service_id: serviceId })
-    .andWhere((w) =>
-      // NULL and MySQL's zero date are "not set" = open (values.ts)
-      w.where('timeto', '>', when).orWhereNull('timeto').orWhere('timeto', '<', '1000-01-01 00:00:00'),
-    )
+    .andWhere((w) => stillOpenAfter(w, when))
     .update({ timeto: when, comment: withNote(String(row.comment ?? ''), note) });
   return n === 1;
 }
@@ -54,7 +52,7 @@ export interface SwitchedOn {
  * open-ended, on and not yet activated: the billing core activates and charges it like any new
  * service. Answers the new service_id.
  */
-export function assignSwitchedOn(trx: Knex.Transaction, s: SwitchedOn, now: Date): Promise<number> {
+export function assignSwitchedOn(trx: Knex.Transaction, s: SwitchedOn, clock: BillingClock): Promise<number> {
   return insertService(
     trx,
     {
@@ -68,9 +66,10 @@ export function assignSwitchedOn(trx: Knex.Transaction, s: SwitchedOn, now: Date
       comment: s.note.slice(0, COMMENT_MAX),
       needCalc: 1,
       state: 1,
+      // not activated yet: left to the column's default (the zero date)
       activated: null,
       externalData: 'lifestream:platform',
     },
-    now,
+    clock,
   );
 }

@@ -11,9 +11,12 @@
 // What counts as an account: a vgroup with template = 0 whose agreement and card rows exist (the
 // core needs both; LANBilling never deletes them, it archives). Archived vgroups are accounts
 // too: their subscriptions must be switched off on the platform.
+//
+// Times: `at` is an instant; the DATETIMEs compared with it in SQL are the billing's wall clock,
+// so it goes in as clock.toWall(at), and what comes back is made instants by the same clock.
 import type { Knex } from 'knex';
 import { assembleAccounts, type MultitarifRow, type ServiceRow, type VgroupRow } from './account-rows.js';
-import { sqlDateTime } from './sql-time.js';
+import type { BillingClock } from './clock.js';
 import type { AccountState } from './types.js';
 import { int } from './values.js';
 
@@ -61,11 +64,16 @@ function vgIdList(ids: number[]): number[] {
 
 /**
  * A services row that may be in force at `at` or later: `timeto > at - 1 day`, plus a NULL
- * timeto (a hand-made replica) and MySQL's zero date ('0000-00-00 …' sorts below any real date),
- * both "not set", which the mapping reads as open-ended.
+ * timeto (a hand-made replica) and the zero date (MySQL's '0000-00-00 …' and PostgreSQL's
+ * '-infinity' sort below any real date), both "not set", which the mapping reads as open-ended.
  */
-function stillMatters(q: Knex.QueryBuilder, timeto: string, at: Date): Knex.QueryBuilder {
-  const historyBefore = sqlDateTime(new Date(at.getTime() - HISTORY_MS));
+function stillMatters(
+  q: Knex.QueryBuilder,
+  timeto: string,
+  at: Date,
+  clock: BillingClock,
+): Knex.QueryBuilder {
+  const historyBefore = clock.toWall(new Date(at.getTime() - HISTORY_MS));
   return q.where((w) =>
     w.where(timeto, '>', historyBefore).orWhereNull(timeto).orWhere(timeto, '<', '1000-01-01 00:00:00'),
   );
@@ -89,7 +97,7 @@ function ids(rows: { vg_id: unknown }[]): number[] {
   return rows.map((r) => int(r.vg_id, 'vgroups.vg_id'));
 }
 
-export function billingReader(knex: Knex): BillingReader {
+export function billingReader(knex: Knex, clock: BillingClock): BillingReader {
   /** Live vgroups with the agreement and card the core needs; the caller adds the filter. */
   function accountsQuery() {
     return knex('vgroups as v')
@@ -130,7 +138,7 @@ export function billingReader(knex: Knex): BillingReader {
     const q = knex('services as s').leftJoin('service_categories as sc', function joinCategory() {
       this.on('sc.tar_id', 's.tar_id').andOn('sc.serv_cat_idx', 's.serv_cat_idx');
     });
-    return stillMatters(whereOwner(q, 's.vg_id', owners), 's.timeto', at)
+    return stillMatters(whereOwner(q, 's.vg_id', owners), 's.timeto', at, clock)
       .where((q) => q.whereNull('sc.tar_id').orWhere('sc.uuid', '<>', ''))
       .select(
         's.service_id',
@@ -167,7 +175,7 @@ export function billingReader(knex: Knex): BillingReader {
       const upTo = found[found.length - 1]!;
       const owners: Owners = after === undefined ? { ids: found } : { after, upTo };
       const [services, multitarifs] = await Promise.all([serviceRows(owners, at), multitarifRows(owners)]);
-      out.push(...assembleAccounts(part, services, multitarifs));
+      out.push(...assembleAccounts(part, services, multitarifs, clock));
       if (after !== undefined) after = upTo;
     }
     return out;
@@ -238,6 +246,7 @@ export function billingReader(knex: Knex): BillingReader {
         knex('services').where({ tar_id: tarId, serv_cat_idx: servCatIdx }),
         'timeto',
         at,
+        clock,
       );
       return vgIdsWhere((q) => q.whereIn('vg_id', holders.select('vg_id')));
     },

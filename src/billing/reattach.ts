@@ -3,10 +3,10 @@
 // change; safe to call at any time and any number of times: once the strays are stopped at T,
 // nothing is left to do.
 import type { Knex } from 'knex';
+import type { BillingClock } from './clock.js';
 import { type HeldService, planReattach } from './reattach-plan.js';
-import { sqlDateTime } from './sql-time.js';
 import { int, money, textOrNull, windowEnd, windowStart } from './values.js';
-import { closeService, insertService, withVgroupLocked } from './write.js';
+import { closeService, insertService, stillOpenAfter, withVgroupLocked } from './write.js';
 
 export interface ReattachResult {
   vgId: number;
@@ -18,22 +18,23 @@ export interface ReattachResult {
   closed: { serviceId: number; uuid: string; reason: 'not_offered' | 'already_attached' }[];
 }
 
-function heldService(r: Record<string, unknown>): HeldService {
+function heldService(r: Record<string, unknown>, clock: BillingClock): HeldService {
   return {
     serviceId: int(r.service_id, 'services.service_id'),
     tarId: int(r.tar_id, 'services.tar_id'),
     servCatIdx: int(r.serv_cat_idx, 'services.serv_cat_idx'),
     uuid: String(r.uuid).trim(),
-    timefrom: windowStart(r.timefrom, 'services.timefrom'),
-    timeto: windowEnd(r.timeto, 'services.timeto'),
+    timefrom: windowStart(r.timefrom, 'services.timefrom', clock),
+    timeto: windowEnd(r.timeto, 'services.timeto', clock),
     state: int(r.state, 'services.state'),
     needCalc: int(r.need_calc, 'services.need_calc'),
     mul: money(r.mul, 'services.mul'),
     personId: r.person_id == null ? null : int(r.person_id, 'services.person_id'),
     comment: String(r.comment ?? ''),
-    // not set (NULL, MySQL's zero date) = null; windowEnd reads it so
-    activated: r.activated == null ? null : windowEnd(r.activated, 'services.activated'),
-    externalData: textOrNull(r.external_data),
+    // not set (the zero date, NULL) = null: the copy leaves it to the column's default too
+    activated: clock.fromWall(r.activated, 'services.activated'),
+    // '' (the real schema's default) = none
+    externalData: textOrNull(r.external_data) || null,
   };
 }
 
@@ -42,12 +43,17 @@ function heldService(r: Record<string, unknown>): HeldService {
  * tariff (same uuid), stopping those the current tariff lacks, in one transaction. Answers what it
  * did (empty lists: nothing to do), or null when there is no such live vgroup.
  */
-export async function reattachServices(knex: Knex, vgId: number, at: Date): Promise<ReattachResult | null> {
+export async function reattachServices(
+  knex: Knex,
+  vgId: number,
+  at: Date,
+  clock: BillingClock,
+): Promise<ReattachResult | null> {
   return withVgroupLocked(knex, vgId, async (trx) => {
     const vgroup = await trx('vgroups').where({ vg_id: vgId }).first('tar_id');
     const tarId = int(vgroup.tar_id, 'vgroups.tar_id');
     const multis: { tar_id: unknown }[] = await trx('multitarifs').where({ vg_id: vgId }).distinct('tar_id');
-    const when = sqlDateTime(at);
+    const when = clock.toWall(at);
     const rows: Record<string, unknown>[] = await trx('services as s')
       .join('service_categories as sc', function joinCategory() {
         this.on('sc.tar_id', 's.tar_id').andOn('sc.serv_cat_idx', 's.serv_cat_idx');
@@ -57,13 +63,8 @@ export async function reattachServices(knex: Knex, vgId: number, at: Date): Prom
       // switched on (spec: state 0/2 are off, need_calc -1 is deleted)
       .whereNotIn('s.state', [0, 2])
       .whereNot('s.need_calc', -1)
-      // ends after `at`; NULL and MySQL's zero date are "not set" = open (values.ts)
-      .andWhere((w) =>
-        w
-          .where('s.timeto', '>', when)
-          .orWhereNull('s.timeto')
-          .orWhere('s.timeto', '<', '1000-01-01 00:00:00'),
-      )
+      // ends after `at` (or is not set: open)
+      .andWhere((w) => stillOpenAfter(w, when, 's.timeto'))
       .select(
         's.service_id',
         's.tar_id',
@@ -85,7 +86,7 @@ export async function reattachServices(knex: Knex, vgId: number, at: Date): Prom
       vgId,
       tarId,
       multitariffTarIds: multis.map((m) => int(m.tar_id, 'multitarifs.tar_id')),
-      services: rows.map(heldService),
+      services: rows.map((r) => heldService(r, clock)),
       targetCategories: categories.map((c) => ({
         servCatIdx: int(c.serv_cat_idx, 'service_categories.serv_cat_idx'),
         uuid: String(c.uuid).trim(),
@@ -102,12 +103,12 @@ export async function reattachServices(knex: Knex, vgId: number, at: Date): Prom
     };
     for (const m of plan.moves) {
       // closed and continued at the same instant: no moment without the subscription
-      if (!(await closeService(trx, m.from.serviceId, m.closeAt))) continue;
-      const toServiceId = await insertService(trx, m.to, at);
+      if (!(await closeService(trx, m.from.serviceId, m.closeAt, clock))) continue;
+      const toServiceId = await insertService(trx, m.to, clock);
       result.moved.push({ fromServiceId: m.from.serviceId, toServiceId, uuid: m.from.uuid });
     }
     for (const c of plan.closes) {
-      if (await closeService(trx, c.service.serviceId, c.closeAt)) {
+      if (await closeService(trx, c.service.serviceId, c.closeAt, clock)) {
         result.closed.push({ serviceId: c.service.serviceId, uuid: c.service.uuid, reason: c.reason });
       }
     }

@@ -2,6 +2,7 @@
 // offer (service_categories.uuid = the Smotreshka subscription id) on given tariffs, with the
 // price in force. Kept apart from read.ts because only selling needs prices and sale flags.
 import type { Knex } from 'knex';
+import type { BillingClock } from './clock.js';
 import { flag, int, money } from './values.js';
 
 export interface OfferCategory {
@@ -18,9 +19,9 @@ export interface OfferCategory {
   price: string | null;
 }
 
-/** (year, month) of `at` as the billing counts it: its DATETIMEs are read as UTC (connect.ts). */
-function monthOf(at: Date): { year: number; month: number } {
-  return { year: at.getUTCFullYear(), month: at.getUTCMonth() + 1 };
+/** (year, month) of `at` as the billing counts it: on its own calendar (its wall clock). */
+function monthOf(at: Date, clock: BillingClock): { year: number; month: number } {
+  return clock.calendarMonth(at);
 }
 
 /**
@@ -33,6 +34,7 @@ export async function offerCategories(
   tarIds: number[],
   uuid: string,
   at: Date,
+  clock: BillingClock,
 ): Promise<OfferCategory[]> {
   if (tarIds.length === 0) return [];
   const rows: Record<string, unknown>[] = await db('service_categories')
@@ -44,7 +46,7 @@ export async function offerCategories(
   const found = rows.filter((r) => String(r.uuid).trim() === uuid);
   if (found.length === 0) return [];
 
-  const { year, month } = monthOf(at);
+  const { year, month } = monthOf(at, clock);
   const priceRows: Record<string, unknown>[] = await db('serv_category_prices')
     .where((w) => {
       for (const r of found) w.orWhere({ tar_id: r.tar_id, serv_cat_idx: r.serv_cat_idx });

@@ -2,35 +2,29 @@
 // that PostgreSQL and MySQL/MariaDB give identical AccountState values.
 //
 // What differs between the drivers and what the billing's conventions add:
-// - MySQL zero dates ('0000-00-00 00:00:00' = "not set") arrive from mysql2 as an Invalid Date;
-//   PostgreSQL has none, but a replica may hold NULL or ±infinity (also an Invalid Date through
-//   connect.ts's parser). All of these mean "not set".
+// - DATETIMEs are wall-clock values of the billing's zone: clock.ts reads them (and knows "not
+//   set": MySQL's zero date, PostgreSQL's -infinity, NULL) and makes them instants.
 // - '9999-12-31 23:59:59' means open-ended; anything from the year 9000 on is taken as the same,
 //   because hand-written rows use e.g. '9999-01-01' or '9999-12-31 00:00:00'.
 // - decimal(20,6) arrives as a string on both, but the text depends on the column's declared
 //   scale, which an operator's replica may have changed; money is therefore re-written to exactly
 //   six decimals without ever going through a float.
 
+import { type BillingClock, parseWall } from './clock.js';
+
 const OPEN_END_FROM_YEAR = 9000;
 const MONEY_SCALE = 6;
 
-function validDate(v: unknown, column: string): Date | null {
-  if (v === null || v === undefined) return null;
-  if (!(v instanceof Date))
-    throw new TypeError(`${column}: expected a Date from the driver, got ${typeof v}`);
-  return Number.isNaN(v.getTime()) ? null : v;
-}
-
 /** Start of a window (`timefrom`, `dtfrom`): not set = in force since forever. */
-export function windowStart(v: unknown, column: string): Date {
-  return validDate(v, column) ?? new Date(0);
+export function windowStart(v: unknown, column: string, clock: BillingClock): Date {
+  return clock.fromWall(v, column) ?? new Date(0);
 }
 
 /** End of a window (`timeto`, `dtto`): not set or the far-future marker = open (null). */
-export function windowEnd(v: unknown, column: string): Date | null {
-  const d = validDate(v, column);
-  if (d === null || d.getUTCFullYear() >= OPEN_END_FROM_YEAR) return null;
-  return d;
+export function windowEnd(v: unknown, column: string, clock: BillingClock): Date | null {
+  const wall = parseWall(v, column);
+  if (wall === null || new Date(wall).getUTCFullYear() >= OPEN_END_FROM_YEAR) return null;
+  return clock.instantOfWall(wall);
 }
 
 /**

@@ -1,9 +1,10 @@
 // The write path into LANBilling: every INSERT/UPDATE the service makes on the billing's own
 // tables is here. Used by upsale commit and re-attach (and meant for the platform-changes mirror):
 // one database transaction per account, the vgroups row locked first, so that two writers of one
-// account never interleave and each re-checks its rules on what the other committed.
+// account never interleave and each re-checks its rules on what the other committed. Every
+// DATETIME written is the billing's wall clock of an instant (clock.ts).
 import type { Knex } from 'knex';
-import { sqlDateTime } from './sql-time.js';
+import type { BillingClock } from './clock.js';
 
 /** `services.timeto` of a service with no end (spec/lanbilling.md). */
 export const OPEN_END = '9999-12-31 23:59:59';
@@ -25,7 +26,9 @@ export interface NewService {
   needCalc: number;
   /** 1 on not yet activated, 3 on and activated */
   state: number;
+  /** null = not activated: the column keeps its DEFAULT (the zero date) */
   activated: Date | null;
+  /** null = none: the column keeps its DEFAULT ('') */
   externalData: string | null;
 }
 
@@ -71,23 +74,31 @@ export async function withVgroupLocked<T>(
   }
 }
 
-/** Inserts one services row; answers its service_id. */
-export async function insertService(trx: Knex.Transaction, s: NewService, now: Date): Promise<number> {
-  const row = {
+/**
+ * Inserts one services row; answers its service_id. What is not set is left out, so that the
+ * column keeps the billing's own DEFAULT: the real schema declares `activated` and
+ * `external_data` NOT NULL (the zero date, ''), and a NULL there is refused in every sql_mode.
+ * `created` is the billing's TIMESTAMP DEFAULT CURRENT_TIMESTAMP: the server fills it.
+ */
+export async function insertService(
+  trx: Knex.Transaction,
+  s: NewService,
+  clock: BillingClock,
+): Promise<number> {
+  const row: Record<string, unknown> = {
     vg_id: s.vgId,
     tar_id: s.tarId,
     serv_cat_idx: s.servCatIdx,
     mul: s.mul,
     person_id: s.personId,
     comment: s.comment,
-    created: sqlDateTime(now),
-    timefrom: sqlDateTime(s.timefrom),
-    timeto: s.timeto === null ? OPEN_END : sqlDateTime(s.timeto),
+    timefrom: clock.toWall(s.timefrom),
+    timeto: s.timeto === null ? OPEN_END : clock.toWall(s.timeto),
     need_calc: s.needCalc,
     state: s.state,
-    activated: s.activated === null ? null : sqlDateTime(s.activated),
-    external_data: s.externalData,
   };
+  if (s.activated !== null) row.activated = clock.toWall(s.activated);
+  if (s.externalData !== null) row.external_data = s.externalData;
   // PostgreSQL answers the key through RETURNING ([{service_id}]); MySQL has no RETURNING and
   // mysql2 answers [insertId]
   const postgres = (trx.client as { dialect?: string }).dialect === 'postgresql';
@@ -104,14 +115,24 @@ export async function insertService(trx: Knex.Transaction, s: NewService, now: D
  * Stops a service at `at` by closing its `timeto` (how LANBilling stops a service); only when it
  * would still be in force after `at`, so closing twice changes nothing. Answers whether it changed.
  */
-export async function closeService(trx: Knex.Transaction, serviceId: number, at: Date): Promise<boolean> {
-  const when = sqlDateTime(at);
+export async function closeService(
+  trx: Knex.Transaction,
+  serviceId: number,
+  at: Date,
+  clock: BillingClock,
+): Promise<boolean> {
+  const when = clock.toWall(at);
   const n = await trx('services')
     .where({ service_id: serviceId })
-    .andWhere((w) =>
-      // NULL and MySQL's zero date are "not set" = open (see values.ts)
-      w.where('timeto', '>', when).orWhereNull('timeto').orWhere('timeto', '<', '1000-01-01 00:00:00'),
-    )
+    .andWhere((w) => stillOpenAfter(w, when))
     .update({ timeto: when });
   return n === 1;
+}
+
+/**
+ * `timeto` ends after the wall time `when`, or is not set (NULL, or the zero date: MySQL's
+ * '0000-00-00' and PostgreSQL's '-infinity' sort below any real date), which means open.
+ */
+export function stillOpenAfter(w: Knex.QueryBuilder, when: string, column = 'timeto'): Knex.QueryBuilder {
+  return w.where(column, '>', when).orWhereNull(column).orWhere(column, '<', '1000-01-01 00:00:00');
 }

@@ -37,11 +37,15 @@ export function registerRun(program: Command) {
       const { config, logger } = configAndLogger(cmd);
       // listening before start, so that a signal during start-up still stops cleanly once started
       const signalled = nextSignal();
-      const app = createApp(config, logger, { extraConnections: EXTRA_CONNECTIONS });
+      const app = await createApp(config, logger, { extraConnections: EXTRA_CONNECTIONS });
+      logger.info({ zone: app.clock.zone, from: app.clockSource }, "the billing's clock");
       let service: Awaited<ReturnType<typeof startService>>;
       try {
         service = await startService(app, {
-          routes: [(server) => registerUpsaleRoutes(server, upsaleDepsFromConfig(config, app.knex, logger))],
+          routes: [
+            (server) =>
+              registerUpsaleRoutes(server, upsaleDepsFromConfig(config, app.knex, logger, app.clock)),
+          ],
         });
       } catch (err) {
         await app.close();

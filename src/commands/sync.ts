@@ -57,7 +57,7 @@ export function registerSync(program: Command) {
       const chosen = [opts.account?.length, opts.login?.length, opts.all].filter(Boolean).length;
       if (chosen !== 1) cmd.error('choose exactly one of --account, --login or --all', { exitCode: 2 });
       const { config, logger } = configAndLogger(cmd);
-      const app = createApp(config, logger);
+      const app = await createApp(config, logger);
       let report: SyncReport;
       try {
         const base = {
@@ -77,7 +77,7 @@ export function registerSync(program: Command) {
         } else {
           let vgIds = opts.account ?? [];
           if (opts.login?.length) {
-            const byLogin = await billingReader(app.knex).vgIdsByLogin(opts.login);
+            const byLogin = await billingReader(app.knex, app.clock).vgIdsByLogin(opts.login);
             const missing = opts.login.filter((l) => !byLogin.get(l)?.length);
             if (missing.length) cmd.error(`no account with login ${missing.map((m) => `"${m}"`).join(', ')} in the billing`, { exitCode: 2 });
             vgIds = opts.login.flatMap((l) => byLogin.get(l) ?? []);
@@ -113,10 +113,10 @@ async function fromPlatform(opts: SyncFlags, cmd: Command): Promise<void> {
   if (Boolean(opts.dryRun) === Boolean(opts.apply)) cmd.error('--from-platform needs exactly one of --dry-run or --apply', { exitCode: 2 });
   if (opts.account?.length || opts.login?.length || opts.all) cmd.error('--from-platform reads every platform account: no --account, --login or --all', { exitCode: 2 });
   const { config, logger } = configAndLogger(cmd);
-  const app = createApp(config, logger);
+  const app = await createApp(config, logger);
   try {
     const report = await scanPlatform(
-      platformScanDeps(config, { knex: app.knex, store: app.store, platform: app.platform, logger }, opts.policy),
+      platformScanDeps(config, { knex: app.knex, clock: app.clock, store: app.store, platform: app.platform, logger }, opts.policy),
       opts.apply ? 'apply' : 'dry-run',
     );
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderScanReport(report));

@@ -2,10 +2,12 @@
 // Pure reporting; it changes nothing.
 import type { App } from '../app.js';
 import { missingTables, serverVersion, tvCategoryUuids } from '../billing/catalogue.js';
+import { databaseWallNow } from '../billing/clock-discovery.js';
 import { debeziumChecks } from '../capture/debezium/doctor.js';
 import { redactUrl } from '../config.js';
 import { PlatformError } from '../smotreshka/errors.js';
 import { migrationStatus } from '../state/migrate.js';
+import { clockCheck } from './clock-check.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface Check {
@@ -34,6 +36,13 @@ export async function runDoctor(app: App): Promise<Check[]> {
   }
 
   if (billingUp) {
+    try {
+      const wall = await databaseWallNow(knex, config.billing.client);
+      const c = clockCheck(app.clock, app.clockSource, wall, new Date());
+      add("billing's clock", c.status, c.detail);
+    } catch (err) {
+      add("billing's clock", 'fail', `${app.clockSource}: ${(err as Error).message}`);
+    }
     const missing = await missingTables(knex);
     add('LANBilling tables', missing.length ? 'fail' : 'ok', missing.length ? `missing: ${missing.join(', ')} — is billing.connection the LANBilling database?` : 'all present');
     try {

@@ -13,6 +13,8 @@
 
 import type { Knex } from 'knex';
 import pLimit from 'p-limit';
+import type { BillingClock } from '../billing/clock.js';
+import { billingRefusal } from '../billing/errors.js';
 import { TariffCategoryCache } from '../billing/offers.js';
 import { billingReader } from '../billing/read.js';
 import type { Config } from '../config.js';
@@ -46,6 +48,8 @@ export interface PlatformScanOptions {
 
 export interface PlatformScanDeps {
   knex: Knex;
+  /** the billing's wall clock: every DATETIME read or written (billing/clock.ts) */
+  clock: BillingClock;
   store: StateStore;
   seen: PlatformSeenStore;
   platform: PlatformApi;
@@ -57,7 +61,7 @@ export interface PlatformScanDeps {
 /** The scan as the configuration sets it up (`run`, `sync --from-platform`). */
 export function platformScanDeps(
   config: Config,
-  parts: { knex: Knex; store: StateStore; platform: PlatformApi; logger: Logger },
+  parts: { knex: Knex; clock: BillingClock; store: StateStore; platform: PlatformApi; logger: Logger },
   policy: PlatformChangesPolicy = config.smotreshka.platformChanges,
 ): PlatformScanDeps & { intervalMs: number } {
   const s = config.smotreshka;
@@ -205,7 +209,7 @@ async function readAndCompare(
   const { options: o, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const owners = {
-    billing: billingReader(deps.knex),
+    billing: billingReader(deps.knex, deps.clock),
     store: deps.store,
     usernamePrefix: o.usernamePrefix,
     desired: o,
@@ -233,7 +237,9 @@ async function readAndCompare(
     const seenAt = now();
     const pages = res.pagination?.pages ?? 1;
     // An account listed without its subscriptions tells nothing about them: not ours to judge now.
-    const ours = res.accounts.filter((a) => a.username.startsWith(o.usernamePrefix) && !a.subscriptionsUnknown);
+    const ours = res.accounts.filter(
+      (a) => a.username.startsWith(o.usernamePrefix) && !a.subscriptionsUnknown,
+    );
     report.skipped += res.accounts.length - ours.length;
     const seen: SeenOnPlatform[] = ours.map((a) => ({
       id: a.id,
@@ -306,6 +312,7 @@ async function act(
   const o = deps.options;
   const wb = {
     knex: deps.knex,
+    clock: deps.clock,
     store: deps.store,
     platform: deps.platform,
     idMode: o.idMode,
@@ -340,7 +347,17 @@ async function act(
               message: (err as Error).message,
             };
             report.errors.push(e);
-            deps.logger.warn(e, 'platform-side change could not be acted on; the next scan tries again');
+            // the billing refused the write for good (a constraint, a bad value): trying again at
+            // every scan changes nothing; the account is parked with the database's words
+            const refusal = billingRefusal(err);
+            if (refusal && e.vgId !== null) {
+              await deps.store.park(e.vgId, 'billing_refused', refusal, 'platform scan');
+              deps.logger.warn(
+                { ...e, refusal },
+                'the billing refused a platform-side change: account parked',
+              );
+            } else
+              deps.logger.warn(e, 'platform-side change could not be acted on; the next scan tries again');
           }
         }),
       ),

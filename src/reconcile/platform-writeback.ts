@@ -3,6 +3,7 @@
 // the lock), `revert` undoes them on the platform. Then the service's own record of what it
 // applied is brought in line, so the account's next reconcile finds nothing to call: no echo.
 import type { Knex } from 'knex';
+import type { BillingClock } from '../billing/clock.js';
 import { tvCategoriesOf } from '../billing/offers.js';
 import { assignSwitchedOn, closeSwitchedOff } from '../billing/platform-writes.js';
 import { billingReader } from '../billing/read.js';
@@ -24,6 +25,8 @@ import { billingSideOf, type Resolved } from './platform-owners.js';
 
 export interface WriteBackDeps {
   knex: Knex;
+  /** the billing's wall clock: what is read and written (billing/clock.ts) */
+  clock: BillingClock;
   store: StateStore;
   platform: PlatformApi;
   idMode: AccountIdMode;
@@ -48,10 +51,6 @@ export interface WriteBackResult {
 }
 
 const BILLING_ACTIONS = new Set(['close', 'assign']);
-
-function iso(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /** Whole seconds, as the billing keeps them. */
 function second(d: Date): Date {
@@ -100,7 +99,7 @@ async function writeBilling(
 
   const written = await withVgroupLocked(deps.knex, vgId, async (trx) => {
     const now = deps.now();
-    const reader = billingReader(trx);
+    const reader = billingReader(trx, deps.clock);
     const account = await reader.loadAccount(vgId, now);
     if (!account) return null;
     // The decision again, on what the billing holds now that nobody else can write the account:
@@ -124,8 +123,9 @@ async function writeBilling(
       )) {
         // stopped when it was first seen gone, never before the row's own start
         const at = second(new Date(Math.max(c.since.getTime(), row.timefrom.getTime())));
-        const note = `switched off on the Smotreshka platform, seen ${iso(c.since)} (lbcore-lifestream)`;
-        if (await closeSwitchedOff(trx, row.serviceId, at, note)) ids.push(row.serviceId);
+        // the note is for the billing's people: their own clock
+        const note = `switched off on the Smotreshka platform, seen ${deps.clock.rfc3339(c.since)} (lbcore-lifestream)`;
+        if (await closeSwitchedOff(trx, row.serviceId, at, note, deps.clock)) ids.push(row.serviceId);
       }
       if (ids.length > 0) closed.push({ subscriptionId: c.subscriptionId, serviceIds: ids });
     }
@@ -137,9 +137,9 @@ async function writeBilling(
           tarId: c.category!.tarId,
           servCatIdx: c.category!.servCatIdx,
           from: second(c.since),
-          note: `switched on by the subscriber on the Smotreshka platform, seen ${iso(c.since)} (lbcore-lifestream)`,
+          note: `switched on by the subscriber on the Smotreshka platform, seen ${deps.clock.rfc3339(c.since)} (lbcore-lifestream)`,
         },
-        now,
+        deps.clock,
       );
       assigned.push({ subscriptionId: c.subscriptionId, serviceId });
     }

@@ -21,12 +21,15 @@
 //   run (a disable made, the record of it not yet saved, then the billing changed back).
 // - Failures: the reconciler parks permanent ones itself and returns. A permanent platform error
 //   that escapes it anyway (a refusal of the account lookup) is parked here, never retried in a
-//   loop. Whatever else it throws is transient (platform down, timeouts, the database gone): that
-//   account backs off exponentially
+//   loop, and so is a billing write the database refuses for good (a constraint, a value that
+//   doesn't fit: billing/errors.ts), with the database's message. Whatever else it throws is
+//   transient (platform down, timeouts, deadlocks, the database gone): that account backs off
+//   exponentially
 //   (not_before), others go on. Transient platform failures in a row open the circuit
 //   (circuit.ts) and the whole queue pauses instead of spinning through every account.
 // - Stopping: no new work; in-flight reconciles get a grace period; whatever is unfinished keeps its
 //   pending row and runs at the next start. Nothing is lost because nothing is deleted before it ran.
+import { billingRefusal } from '../billing/errors.js';
 import type { Logger } from '../log.js';
 import { retryDelay } from '../smotreshka/backoff.js';
 import { PlatformError } from '../smotreshka/errors.js';
@@ -109,7 +112,7 @@ export class PropagationQueue {
       reconcile: ReconcileFn;
       logger: Logger;
       options: QueueOptions;
-      /** parks an account whose reconcile threw a permanent platform error */
+      /** parks an account whose reconcile threw a permanent platform error or billing refusal */
       park?: (vgId: number, reason: string, detail: string, source: string | null) => Promise<void>;
       /** after each successful reconcile (timers use the outcome's next transition) */
       onReconciled?: (outcome: AccountOutcome) => void;
@@ -334,9 +337,20 @@ export class PropagationQueue {
         recovering: account.attempts > 0,
       });
     } catch (err) {
-      if (err instanceof PlatformError && !err.transient && this.deps.park)
-        await this.parkAccount(account, err, started);
-      else await this.failed(account, err);
+      const refusal = billingRefusal(err);
+      if (this.deps.park && err instanceof PlatformError && !err.transient) {
+        this.circuit.success(); // the platform answered
+        const detail = `${err.kind}: ${err.message}${err.call ? ` (${err.call})` : ''}`;
+        await this.parkAccount(account, err.kind, detail, started, 'platform refused the account: parked');
+      } else if (this.deps.park && refusal) {
+        await this.parkAccount(
+          account,
+          'billing_refused',
+          refusal,
+          started,
+          'the billing refused a write: parked',
+        );
+      } else await this.failed(account, err);
       return;
     }
     this.circuit.success();
@@ -354,17 +368,19 @@ export class PropagationQueue {
     this.deps.onReconciled?.(outcome);
   }
 
-  private async parkAccount(account: PendingAccount, err: PlatformError, started: number): Promise<void> {
+  /** A refusal that trying again won't change: park the account with it, and let it go. */
+  private async parkAccount(
+    account: PendingAccount,
+    reason: string,
+    detail: string,
+    started: number,
+    why: string,
+  ): Promise<void> {
     const { pending, logger, options } = this.deps;
-    const detail = `${err.kind}: ${err.message}${err.call ? ` (${err.call})` : ''}`;
-    this.circuit.success(); // the platform answered
     try {
-      await this.deps.park!(account.vgId, err.kind, detail, account.source);
+      await this.deps.park!(account.vgId, reason, detail, account.source);
       await pending.finish(account.vgId, account.seq, new Date(started + options.hotIntervalMs));
-      logger.warn(
-        { vgId: account.vgId, kind: err.kind, call: err.call },
-        'platform refused the account: parked',
-      );
+      logger.warn({ vgId: account.vgId, reason, detail }, why);
     } catch (e) {
       await this.failed(account, e);
     }

@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import type { z } from 'zod';
+import type { BillingClock } from '../billing/clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { SaleKind } from '../state/upsale-journal.js';
@@ -32,9 +33,15 @@ export interface UpsaleDeps extends Omit<SaleDeps, 'now'> {
   now?: () => Date;
 }
 
-export function upsaleDepsFromConfig(config: Config, knex: Knex, logger: Logger): UpsaleDeps {
+export function upsaleDepsFromConfig(
+  config: Config,
+  knex: Knex,
+  logger: Logger,
+  clock: BillingClock,
+): UpsaleDeps {
   return {
     knex,
+    clock,
     logger,
     allow: config.upsale.allow,
     maxBodyBytes: config.upsale.maxBodyBytes,

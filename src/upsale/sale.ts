@@ -5,6 +5,7 @@
 // commit answer what the first one did, never write twice.
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { BillingClock } from '../billing/clock.js';
 import { billingReader } from '../billing/read.js';
 import { offerCategories } from '../billing/upsale-sql.js';
 import { closeService, insertService, withVgroupLocked } from '../billing/write.js';
@@ -38,6 +39,8 @@ export interface SaleOutcome {
 
 export interface SaleDeps {
   knex: Knex;
+  /** the billing's wall clock: the DATETIMEs written, and billingStartTimestamp's offset */
+  clock: BillingClock;
   tablePrefix: string;
   usernamePrefix: string;
   emailTemplate: string;
@@ -60,13 +63,10 @@ function wholeSecond(d: Date): Date {
   return new Date(Math.floor(d.getTime() / 1000) * 1000);
 }
 
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function committedAnswer(r: SaleRecord): UpsaleAnswer {
+/** billingStartTimestamp: the start as the billing's clock shows it, with its offset (RFC 3339). */
+function committedAnswer(r: SaleRecord, clock: BillingClock): UpsaleAnswer {
   const answer: UpsaleAnswer = { result: 'operation_commited', billingTransactionId: r.billingTransactionId };
-  if (r.billingStartAt) answer.billingStartTimestamp = rfc3339(r.billingStartAt);
+  if (r.billingStartAt) answer.billingStartTimestamp = clock.rfc3339(r.billingStartAt);
   return answer;
 }
 
@@ -107,8 +107,10 @@ async function decide(
   now: Date,
   start: Date,
 ) {
-  const account = await billingReader(db).loadAccount(vgId, now);
-  const offers = account ? await offerCategories(db, applicableTariffs(account, now), q.newOfferId, now) : [];
+  const account = await billingReader(db, deps.clock).loadAccount(vgId, now);
+  const offers = account
+    ? await offerCategories(db, applicableTariffs(account, now), q.newOfferId, now, deps.clock)
+    : [];
   return decideSale({
     account,
     offers,
@@ -122,7 +124,7 @@ async function decide(
 function resolveDeps(deps: SaleDeps) {
   return {
     knex: deps.knex,
-    reader: billingReader(deps.knex),
+    reader: billingReader(deps.knex, deps.clock),
     tablePrefix: deps.tablePrefix,
     usernamePrefix: deps.usernamePrefix,
   };
@@ -136,7 +138,7 @@ export async function ensureSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
     assertSameSale(prior, kind, q, null);
     // spec: an ensure of an already committed transaction answers operation_commited
     if (prior.state === 'committed')
-      return { answer: committedAnswer(prior), vgId: prior.vgId, reason: 'already committed' };
+      return { answer: committedAnswer(prior, deps.clock), vgId: prior.vgId, reason: 'already committed' };
   }
   const found = await resolveAccount(resolveDeps(deps), q, now);
   if (found.vgId === null)
@@ -172,7 +174,7 @@ export async function ensureSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
   if (!twin) throw new Error(`upsale ${q.qsTransactionId}: journal refused the id but has no row`);
   assertSameSale(twin, kind, q, found.vgId);
   if (twin.state === 'committed')
-    return { answer: committedAnswer(twin), vgId: twin.vgId, reason: 'already committed' };
+    return { answer: committedAnswer(twin, deps.clock), vgId: twin.vgId, reason: 'already committed' };
   return {
     answer: { result: 'operation_ensured', billingTransactionId: twin.billingTransactionId },
     vgId: twin.vgId,
@@ -192,7 +194,7 @@ export async function commitSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
     if (prior) {
       assertSameSale(prior, kind, q, null);
       if (prior.state === 'committed')
-        return { answer: committedAnswer(prior), vgId: prior.vgId, reason: 'already committed' };
+        return { answer: committedAnswer(prior, deps.clock), vgId: prior.vgId, reason: 'already committed' };
     }
     // checked only for a commit still to be made: a repeat, however late, answers from the journal
     if (
@@ -214,7 +216,7 @@ export async function commitSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
         if (reserved) {
           assertSameSale(reserved, kind, q, vgId);
           if (reserved.state === 'committed')
-            return { answer: committedAnswer(reserved), vgId, reason: 'committed concurrently' };
+            return { answer: committedAnswer(reserved, deps.clock), vgId, reason: 'committed concurrently' };
         }
         // a trial granted at ensure stays granted when the commit doesn't repeat trialDays
         const sale = reserved && q.trialDays === undefined ? { ...q, trialDays: reserved.trialDays } : q;
@@ -236,14 +238,16 @@ export async function commitSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
             // 1 = on, not yet activated: the billing core activates and charges it as any new service
             needCalc: 1,
             state: 1,
+            // not activated yet: the column keeps its default, the zero date (NULL is refused there)
             activated: null,
             externalData: `lifestream:qs=${q.qsTransactionId}`,
           },
-          now,
+          deps.clock,
         );
         const closed: number[] = [];
         for (const row of decision.close) {
-          if (await closeService(trx, row.serviceId, closingInstant(row, start))) closed.push(row.serviceId);
+          if (await closeService(trx, row.serviceId, closingInstant(row, start), deps.clock))
+            closed.push(row.serviceId);
         }
         const record: SaleRecord = {
           qsTransactionId: q.qsTransactionId,
@@ -258,7 +262,7 @@ export async function commitSale(deps: SaleDeps, kind: SaleKind, q: SaleQuery): 
         await journal.recordCommit(trx, record, reserved !== null, now);
         const how = reserved ? 'after ensure' : 'without a prior ensure';
         return {
-          answer: committedAnswer(record),
+          answer: committedAnswer(record, deps.clock),
           vgId,
           reason: `service ${serviceId} on tariff ${decision.offer.tarId}${closed.length ? `, closed ${closed.join(', ')}` : ''} (${how})`,
         };

@@ -2,6 +2,7 @@
 // the sample and a generated batch are loaded into one database of each, then every read compared.
 // This also checks that the generator is deterministic for a seed (row for row, ids included).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UTC_CLOCK } from '../../src/billing/clock.js';
 import { type BillingReader, billingReader } from '../../src/billing/read.js';
 import { generateAccounts } from '../fixture/generate.js';
 import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
@@ -23,7 +24,7 @@ describe('PostgreSQL and MySQL/MariaDB read the same billing identically', () =>
       await loadSample(db.knex, dialect, NOW);
       await generateAccounts(db.knex, dialect, { count: 500, seed: 11, now: NOW });
     }
-    [pg, my] = dbs.map((db) => billingReader(db.knex)) as [BillingReader, BillingReader];
+    [pg, my] = dbs.map((db) => billingReader(db.knex, UTC_CLOCK)) as [BillingReader, BillingReader];
   });
   afterAll(async () => Promise.all(dbs.map((db) => db.drop())));
 

@@ -1,6 +1,7 @@
 // The read model against the sample billing on both real servers: every mapping rule of
 // src/billing/read.ts checked on the account made for it, plus paging, batching and fan-out.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UTC_CLOCK } from '../../src/billing/clock.js';
 import { type BillingReader, billingReader } from '../../src/billing/read.js';
 import { sqlDateTime } from '../../src/billing/sql-time.js';
 import type { AccountState } from '../../src/billing/types.js';
@@ -28,7 +29,7 @@ describe.each(DIALECTS)('billing read model on %s', (dialect) => {
     db = await createTestDatabase(dialect, 'read');
     await createLanbillingSchema(db.knex, dialect);
     await loadSample(db.knex, dialect, NOW);
-    reader = billingReader(db.knex);
+    reader = billingReader(db.knex, UTC_CLOCK);
   });
   afterAll(async () => db?.drop());
 
@@ -452,7 +453,7 @@ describe.each(DIALECTS)('generated accounts read back on %s', (dialect) => {
     await createLanbillingSchema(db.knex, dialect);
     await loadCatalogue(db.knex, NOW);
     made = await generateAccounts(db.knex, dialect, { count: COUNT, seed: 7, now: NOW });
-    reader = billingReader(db.knex);
+    reader = billingReader(db.knex, UTC_CLOCK);
   });
   afterAll(async () => db?.drop());
 

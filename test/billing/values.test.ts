@@ -1,5 +1,6 @@
 // The value normalisation the read model applies to what the two drivers hand over.
 import { describe, expect, it } from 'vitest';
+import { billingClock, UTC_CLOCK } from '../../src/billing/clock.js';
 import { sqlDateTime } from '../../src/billing/sql-time.js';
 import { flag, int, money, trimmedOrNull, windowEnd, windowStart } from '../../src/billing/values.js';
 
@@ -33,21 +34,33 @@ describe('money', () => {
 
 describe('windows', () => {
   const d = new Date('2026-03-29T01:30:00Z');
+  const yekaterinburg = billingClock('Asia/Yekaterinburg');
   it('a start that is not set (NULL, zero date, ±infinity) is the epoch', () => {
-    expect(windowStart(null, 'x')).toEqual(new Date(0));
-    expect(windowStart(new Date(Number.NaN), 'x')).toEqual(new Date(0));
-    expect(windowStart(d, 'x')).toBe(d);
+    for (const clock of [UTC_CLOCK, yekaterinburg]) {
+      expect(windowStart(null, 'x', clock)).toEqual(new Date(0));
+      expect(windowStart(new Date(Number.NaN), 'x', clock)).toEqual(new Date(0));
+      expect(windowStart('0000-00-00 00:00:00', 'x', clock)).toEqual(new Date(0));
+    }
+    expect(windowStart(d, 'x', UTC_CLOCK)).toEqual(d);
   });
-  it('an end that is not set or from the year 9000 on is open (null)', () => {
-    expect(windowEnd(null, 'x')).toBeNull();
-    expect(windowEnd(new Date(Number.NaN), 'x')).toBeNull();
-    expect(windowEnd(new Date('9999-12-31T23:59:59Z'), 'x')).toBeNull();
-    expect(windowEnd(new Date('9000-01-01T00:00:00Z'), 'x')).toBeNull();
-    expect(windowEnd(new Date('8999-12-31T23:59:59Z'), 'x')).toEqual(new Date('8999-12-31T23:59:59Z'));
-    expect(windowEnd(d, 'x')).toBe(d);
+  it("a set start is the billing's wall clock placed in its zone", () => {
+    expect(windowStart(d, 'x', yekaterinburg)).toEqual(new Date('2026-03-28T20:30:00Z'));
   });
-  it('refuses a date the driver handed over as text', () => {
-    expect(() => windowStart('2026-03-29 01:30:00', 'services.timefrom')).toThrow(/services.timefrom/);
+  it('an end that is not set or from the year 9000 on (as the billing wrote it) is open (null)', () => {
+    for (const clock of [UTC_CLOCK, yekaterinburg]) {
+      expect(windowEnd(null, 'x', clock)).toBeNull();
+      expect(windowEnd(new Date(Number.NaN), 'x', clock)).toBeNull();
+      expect(windowEnd(new Date('9999-12-31T23:59:59Z'), 'x', clock)).toBeNull();
+      expect(windowEnd(new Date('9000-01-01T00:00:00Z'), 'x', clock)).toBeNull();
+    }
+    expect(windowEnd(new Date('8999-12-31T23:59:59Z'), 'x', UTC_CLOCK)).toEqual(
+      new Date('8999-12-31T23:59:59Z'),
+    );
+    expect(windowEnd(d, 'x', UTC_CLOCK)).toEqual(d);
+    expect(windowEnd(d, 'x', yekaterinburg)).toEqual(new Date('2026-03-28T20:30:00Z'));
+  });
+  it('refuses what is no DATETIME (a driver set to hand numbers over), naming the column', () => {
+    expect(() => windowStart(1774747800000, 'services.timefrom', UTC_CLOCK)).toThrow(/services.timefrom/);
   });
 });
 

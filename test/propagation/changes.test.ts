@@ -1,11 +1,13 @@
 // Billing changes reach the platform through the whole pipeline (triggers → change log → queue →
-// reconcile → simulator), on PostgreSQL and MariaDB, and only the calls the change calls for.
+// reconcile → simulator), on PostgreSQL and MariaDB, and only the calls the change calls for;
+// with the billing's clock at UTC and at UTC+5 (Asia/Yekaterinburg), where every DATETIME the
+// billing writes is its local wall clock and its NOW() is five hours ahead of UTC's.
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlDateTime } from '../../src/billing/sql-time.js';
 import { BlockCode } from '../../src/billing/types.js';
 import { categoryIdx, TARIFFS } from '../fixture/catalogue.js';
 import { SAMPLE } from '../fixture/sample.js';
+import { serviceRow } from '../support/billing-clock.js';
 import { DIALECTS } from '../support/db.js';
 import { type Pipeline, startPipeline, USERNAME_PREFIX } from '../support/pipeline.js';
 import type { ChangeCall } from '../support/platform-calls.js';
@@ -13,16 +15,21 @@ import type { ChangeCall } from '../support/platform-calls.js';
 const A = SAMPLE.accounts;
 const T = TARIFFS;
 const user = (login: string) => `${USERNAME_PREFIX}${login}`;
-const at = (offsetMs: number) => sqlDateTime(new Date(Date.now() + offsetMs));
 const texts = (calls: ChangeCall[]) => calls.map((c) => c.text).sort();
+const CASES = DIALECTS.flatMap((dialect) =>
+  ['UTC', 'Asia/Yekaterinburg'].map((zone) => [dialect, zone] as const),
+);
 
-describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) => {
+describe.each(CASES)('billing changes reach the platform on %s, billing clock %s', (dialect, zone) => {
   let p: Pipeline;
+  /** the billing's own sessions */
   let knex: Knex;
+  /** a DATETIME `offsetMs` from now on the billing's wall clock */
+  const at = (offsetMs: number) => p.billing.clock.toWall(new Date(Date.now() + offsetMs));
 
   beforeAll(async () => {
-    p = await startPipeline(dialect, 'chg');
-    knex = p.db.knex;
+    p = await startPipeline(dialect, 'chg', zone === 'UTC' ? {} : { billingZone: zone });
+    knex = p.billing.writer;
   });
   afterAll(async () => p?.stop());
 
@@ -137,7 +144,7 @@ describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) =>
   it('a service expires and another starts on time, with no row change', async () => {
     const u = user(A.svcStopped.login);
     const boundary = at(3_000);
-    const boundaryMs = new Date(`${boundary.replace(' ', 'T')}Z`).getTime();
+    const boundaryMs = p.billing.clock.fromWall(boundary, 'timeto')!.getTime();
     let m = p.mark();
     await knex('services').insert([
       {
@@ -165,6 +172,36 @@ describe.each(DIALECTS)('billing changes reach the platform on %s', (dialect) =>
       expect(c.at).toBeGreaterThanOrEqual(boundaryMs);
       expect(c.at - boundaryMs).toBeLessThan(1_000);
     }
+  });
+
+  it('services the billing assigns with its own NOW(): now, expiring in a few seconds, starting in a few seconds', async () => {
+    const u = user(A.svcDeleting.login);
+    const service = (offer: '5010' | '5012' | '5013', from: Knex.Raw, to?: Knex.Raw) =>
+      serviceRow(A.svcDeleting.vgId, T.tvServices, categoryIdx(T.tvServices, offer), from, to);
+    let m = p.mark();
+    await knex('services').insert(service('5010', p.billing.now()));
+    // at once: not read as starting hours from now
+    expect(await callsFor(m, A.svcDeleting.login, 1)).toEqual([`enable ${u} 5010`]);
+
+    m = p.mark();
+    await knex('services').insert([
+      service('5012', p.billing.now(-60), p.billing.now(3)),
+      service('5013', p.billing.now(3)),
+    ]);
+    expect(await callsFor(m, A.svcDeleting.login, 1)).toEqual([`enable ${u} 5012`]);
+    // the moment the billing wrote, as an instant: the service's reading of it
+    const [row] = await p.db
+      .knex('services')
+      .where({ vg_id: A.svcDeleting.vgId, serv_cat_idx: categoryIdx(T.tvServices, '5013') })
+      .select('timefrom');
+    const boundaryMs = p.billing.clock.fromWall(row.timefrom, 'timefrom')!.getTime();
+    expect(Math.abs(boundaryMs - (Date.now() + 3_000))).toBeLessThan(5_000);
+    m = p.mark();
+    await p.waitFor('the timers', () => p.callsSince(m).filter((c) => c.username === u).length >= 2, 10_000);
+    const timed = p.callsSince(m).filter((c) => c.username === u);
+    expect(texts(timed)).toEqual([`disable ${u} 5012`, `enable ${u} 5013`]);
+    // not before the billing's moment (and, by the wait above, not hours after it)
+    for (const c of timed) expect(c.at).toBeGreaterThanOrEqual(boundaryMs);
   });
 
   it('layout 3: changing the main tariff leaves the multi-tariff TV services alone', async () => {

@@ -43,7 +43,7 @@ describe.each(DIALECTS)('kill -9 during a burst on %s', (dialect) => {
       capture: { pollIntervalMs: 100 },
       log: { format: 'json' },
     };
-    app = createApp(parseConfig({ ...raw }), silentLogger);
+    app = await createApp(parseConfig({ ...raw }), silentLogger);
     await migrateUp(app.knex, app.migration);
     await syncAll(app.reconciler, { dryRun: false, concurrency: 8 });
     expect(await differences(app, sim)).toEqual([]);

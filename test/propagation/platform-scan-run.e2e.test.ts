@@ -41,7 +41,7 @@ describe('platform scan through the command line', () => {
       },
       log: { format: 'json' },
     };
-    const app = createApp(parseConfig(config), silentLogger);
+    const app = await createApp(parseConfig(config), silentLogger);
     try {
       await migrateUp(app.knex, app.migration);
       await syncAll(app.reconciler, { dryRun: false, concurrency: 4 });

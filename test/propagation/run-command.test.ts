@@ -49,7 +49,7 @@ describe('lbcore-lifestream run', () => {
 
   it('serves /health, propagates, lets a second instance stand by, stops on SIGTERM', async () => {
     const parsed = (await import('../../src/config.js')).parseConfig(config);
-    const app = createApp(parsed, silentLogger);
+    const app = await createApp(parsed, silentLogger);
     await migrateUp(app.knex, app.migration);
     await app.close();
 

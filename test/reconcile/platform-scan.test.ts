@@ -3,6 +3,7 @@
 // neither a platform glitch nor a failing page writes anything it shouldn't.
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UTC_CLOCK } from '../../src/billing/clock.js';
 import { TariffCategoryCache } from '../../src/billing/offers.js';
 import { billingReader } from '../../src/billing/read.js';
 import { silentLogger } from '../../src/log.js';
@@ -20,6 +21,7 @@ import { categoryIdx, TARIFFS } from '../fixture/catalogue.js';
 import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
 import { loadSample, SAMPLE } from '../fixture/sample.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/db.js';
+import { setOnPlatform as setPlatformSubscriptions } from '../support/platform-calls.js';
 
 const A = SAMPLE.accounts;
 const PREFIX = 'op_';
@@ -36,7 +38,7 @@ describe.each(DIALECTS)('platform scan on %s', (dialect) => {
 
   const reconciler = (policy: PlatformChangesPolicy = 'mirror') =>
     new Reconciler({
-      billing: billingReader(db.knex),
+      billing: billingReader(db.knex, UTC_CLOCK),
       store,
       platform: client,
       options: {
@@ -54,6 +56,7 @@ describe.each(DIALECTS)('platform scan on %s', (dialect) => {
     scanPlatform(
       {
         knex: db.knex,
+        clock: UTC_CLOCK,
         store,
         seen,
         platform: opts.platform ?? client,
@@ -71,17 +74,8 @@ describe.each(DIALECTS)('platform scan on %s', (dialect) => {
     );
 
   /** As a subscriber or a manager would: the simulator's control API. */
-  async function setOnPlatform(login: string, subscriptions: string[]) {
-    const res = await fetch(
-      `${sim.url}/_simulator/accounts/${encodeURIComponent(PREFIX + login)}/subscriptions`,
-      {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(subscriptions),
-      },
-    );
-    expect(res.status).toBe(200);
-  }
+  const setOnPlatform = (login: string, subscriptions: string[]) =>
+    setPlatformSubscriptions(sim, PREFIX + login, subscriptions);
   const onPlatform = (login: string) => [...(sim.store.byName(PREFIX + login)?.subscriptions ?? [])].sort();
   const subscriptionCalls = (since: number) =>
     sim.recorder

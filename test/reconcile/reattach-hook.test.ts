@@ -2,6 +2,7 @@
 // tariff before the platform is compared, so the subscriber keeps every subscription and the
 // platform sees no disable/enable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UTC_CLOCK } from '../../src/billing/clock.js';
 import { billingReader } from '../../src/billing/read.js';
 import { reattachServices } from '../../src/billing/reattach.js';
 import { silentLogger } from '../../src/log.js';
@@ -31,13 +32,13 @@ describe.each(DIALECTS)('tariff switch through the reconciler on %s', (dialect) 
     sim = await startSimulator({ port: 0 });
     client = createPlatformClient({ url: sim.url, concurrency: 4, timeoutMs: 5000, retries: 0 });
     reconciler = new Reconciler({
-      billing: billingReader(db.knex),
+      billing: billingReader(db.knex, UTC_CLOCK),
       store: new StateStore(db.knex, 'lifestream_'),
       platform: client,
       options: { idMode: 'accountId', usernamePrefix: '', emailTemplate: '{username}@x.users-mail.lfstrm.tv' },
       logger: silentLogger,
       reattach: async (vgId, at) => {
-        const r = await reattachServices(db.knex, vgId, at);
+        const r = await reattachServices(db.knex, vgId, at, UTC_CLOCK);
         return r !== null && (r.moved.length > 0 || r.closed.length > 0);
       },
     });

@@ -1,6 +1,7 @@
 // sync against the real billing databases and the simulator: the dry-run lists what it should,
 // a real run converges, a second run makes no changing call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UTC_CLOCK } from '../../src/billing/clock.js';
 import { TariffCategoryCache } from '../../src/billing/offers.js';
 import { billingReader } from '../../src/billing/read.js';
 import { silentLogger } from '../../src/log.js';
@@ -33,7 +34,7 @@ describe.each(DIALECTS)('sync on %s', (dialect) => {
     client = createPlatformClient({ url: sim.url, concurrency: 8, timeoutMs: 5000, retries: 1, minRetryDelayMs: 5, maxRetryDelayMs: 20 });
     store = new StateStore(db.knex, 'lifestream_');
     reconciler = new Reconciler({
-      billing: billingReader(db.knex),
+      billing: billingReader(db.knex, UTC_CLOCK),
       store,
       platform: client,
       options: { idMode: 'accountId', usernamePrefix: 'op_', emailTemplate: '{username}@op.users-mail.lfstrm.tv' },

@@ -14,7 +14,7 @@ export async function differences(
   vgIds: readonly number[] = SAMPLE.liveVgIds,
 ): Promise<string[]> {
   const now = new Date();
-  const accounts = await billingReader(app.knex).loadAccounts([...vgIds], now);
+  const accounts = await billingReader(app.knex, app.clock).loadAccounts([...vgIds], now);
   const parked = await app.store.parkedIds();
   const out: string[] = [];
   const desiredAll = accounts.map((a) => app.reconciler.desired(a, now));

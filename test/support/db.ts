@@ -17,6 +17,8 @@ export interface TestDatabase {
   /** connection URL of the new database */
   url: string;
   knex: Knex;
+  /** closes `knex` and opens a fresh one: new sessions, which see settings made since (ALTER DATABASE) */
+  reopen(): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -37,14 +39,17 @@ export async function createTestDatabase(dialect: Dialect, label = 't'): Promise
     await admin.destroy();
   }
   const url = withDatabase(adminUrl, name);
-  const knex = openBilling(dialect, url, { min: 0, max: 10 });
-  return {
+  const db: TestDatabase = {
     dialect,
     name,
     url,
-    knex,
+    knex: openBilling(dialect, url, { min: 0, max: 10 }),
+    async reopen() {
+      await db.knex.destroy();
+      db.knex = openBilling(dialect, url, { min: 0, max: 10 });
+    },
     async drop() {
-      await knex.destroy();
+      await db.knex.destroy();
       const a = openBilling(dialect, adminUrl, { min: 0, max: 1 });
       try {
         if (dialect === 'pg') await a.raw(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
@@ -54,4 +59,5 @@ export async function createTestDatabase(dialect: Dialect, label = 't'): Promise
       }
     },
   };
+  return db;
 }

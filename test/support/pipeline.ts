@@ -1,8 +1,12 @@
 // The whole propagation pipeline in-process for integration tests: a fresh billing database with
 // the LANBilling schema and the sample data, the simulator on a free port, `migrate`, an initial
 // `sync --all` (so that changes then produce only their own calls), and the service started as
-// `run` would start it (without the HTTP server unless asked).
+// `run` would start it (without the HTTP server unless asked). With `billingZone` the billing's
+// clock is in that zone (billing-clock.ts): the sample is written as its wall clock, and the
+// test writes through `billing.writer` as the billing itself would.
+import type { Knex } from 'knex';
 import { type App, createApp } from '../../src/app.js';
+import { type BillingClock, UTC_CLOCK } from '../../src/billing/clock.js';
 import type { Dialect } from '../../src/billing/connect.js';
 import { type Config, parseConfig } from '../../src/config.js';
 import { type Logger, silentLogger } from '../../src/log.js';
@@ -12,6 +16,7 @@ import { type Simulator, startSimulator } from '../../src/smotreshka/simulator/i
 import { migrateUp } from '../../src/state/migrate.js';
 import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
 import { loadSample } from '../fixture/sample.js';
+import { billingNow, setBillingClock } from './billing-clock.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { type ChangeCall, changeCalls, lastSeq } from './platform-calls.js';
 
@@ -23,6 +28,8 @@ export interface Pipeline {
   app: App;
   service: RunningService;
   config: Config;
+  /** the billing as its own application sees it: its clock, its sessions, its SQL for "now" */
+  billing: { clock: BillingClock; writer: Knex; now(seconds?: number): Knex.Raw };
   /** the simulator's seq now: pass to callsSince() */
   mark(): number;
   callsSince(seq: number): ChangeCall[];
@@ -46,6 +53,8 @@ export interface PipelineOptions {
   noInitialSync?: boolean;
   logger?: Logger;
   listen?: string | false;
+  /** the billing's clock (an IANA zone without DST on MariaDB); default UTC */
+  billingZone?: string;
 }
 
 export function testConfig(
@@ -78,12 +87,20 @@ export async function startPipeline(
   opts: PipelineOptions = {},
 ): Promise<Pipeline> {
   const db = await createTestDatabase(dialect, label);
+  const zoned = opts.billingZone ? await setBillingClock(db, opts.billingZone) : null;
+  const billing = zoned
+    ? { clock: zoned.clock, writer: zoned.writer, now: zoned.now }
+    : { clock: UTC_CLOCK, writer: db.knex, now: (s = 0) => billingNow(db.knex, dialect, s) };
   await createLanbillingSchema(db.knex, dialect);
-  await loadSample(db.knex, dialect, new Date());
+  await loadSample(db.knex, dialect, new Date(), billing.clock);
   const sim = await startSimulator({ port: 0 });
-  const config = testConfig(dialect, db.url, sim.url, opts.config);
+  const extra = opts.config ?? {};
+  const config = testConfig(dialect, db.url, sim.url, {
+    ...extra,
+    billing: { ...zoned?.config, ...(extra.billing as Record<string, unknown> | undefined) },
+  });
   const logger = opts.logger ?? silentLogger;
-  const app = createApp(config, logger, { extraConnections: 4 });
+  const app = await createApp(config, logger, { extraConnections: 4 });
   await migrateUp(app.knex, app.migration);
   if (!opts.noInitialSync) await syncAll(app.reconciler, { dryRun: false, concurrency: 8 });
   let service = await startService(app, { listen: opts.listen ?? false, standbyRetryMs: 200 });
@@ -106,6 +123,7 @@ export async function startPipeline(
       return service;
     },
     config,
+    billing,
     mark: () => lastSeq(sim),
     callsSince: (seq) => changeCalls(sim, seq),
     waitFor,
@@ -121,7 +139,7 @@ export async function startPipeline(
       await service?.stop().catch(() => undefined);
       await app?.close().catch(() => undefined);
       await sim?.close().catch(() => undefined);
-      await db?.drop().catch(() => undefined);
+      await (zoned ? zoned.close() : db.drop()).catch(() => undefined);
     },
   };
 }

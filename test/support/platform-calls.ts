@@ -52,3 +52,18 @@ export function changeCalls(sim: Simulator, sinceSeq: number, all = false): Chan
 export function lastSeq(sim: Simulator): number {
   return sim.recorder.since(Number.MAX_SAFE_INTEGER, 1).lastSeq;
 }
+
+/** Sets an account's subscriptions on the platform as a subscriber or a manager would there. */
+export async function setOnPlatform(
+  sim: Simulator,
+  username: string,
+  subscriptions: string[],
+): Promise<void> {
+  const res = await fetch(`${sim.url}/_simulator/accounts/${encodeURIComponent(username)}/subscriptions`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(subscriptions),
+  });
+  if (res.status !== 200)
+    throw new Error(`the simulator refused the subscriptions of ${username}: ${res.status}`);
+}

@@ -62,6 +62,8 @@ describe.each(DIALECTS)('upsale commit on %s', (dialect) => {
       timefrom: iso(row.timefrom),
       timeto: iso(row.timeto),
       mul: Number(row.mul),
+      // the real schema's zero date (NOT NULL): not set
+      activated: f.deps.clock.fromWall(row.activated, 'services.activated'),
     }).toMatchObject({
       vg_id: vgId,
       tar_id: 10,

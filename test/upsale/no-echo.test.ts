@@ -3,6 +3,7 @@
 // switch — receives no changing call. The platform is the simulator; its own record of the calls
 // it received (GET /_simulator/calls) is the evidence.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UTC_CLOCK } from '../../src/billing/clock.js';
 import { billingReader } from '../../src/billing/read.js';
 import { reattachServices } from '../../src/billing/reattach.js';
 import { sqlDateTime } from '../../src/billing/sql-time.js';
@@ -34,7 +35,7 @@ describe.each(DIALECTS)('no echo after upsale and re-attach on %s', (dialect) =>
       maxRetryDelayMs: 20,
     });
     reconciler = new Reconciler({
-      billing: billingReader(f.knex),
+      billing: billingReader(f.knex, UTC_CLOCK),
       store: new StateStore(f.knex, 'lifestream_'),
       platform: client,
       options: { idMode: 'accountId', ...DESIRED },
@@ -121,7 +122,7 @@ describe.each(DIALECTS)('no echo after upsale and re-attach on %s', (dialect) =>
     const vgId = A.inetTvA.vgId; // on tariff A with 100 (sold above) and 5010
     await f.knex('vgroups').where({ vg_id: vgId }).update({ tar_id: 21 });
     expect(await propagate(vgId)).toEqual([]); // the switch seen before re-attach ran
-    const moved = await reattachServices(f.knex, vgId, new Date());
+    const moved = await reattachServices(f.knex, vgId, new Date(), UTC_CLOCK);
     expect(moved!.moved.map((m) => m.uuid).sort()).toEqual(['100', '5010']);
     expect(await propagate(vgId)).toEqual([]); // the re-attached rows flowing back
     expect(platformSubs(vgId)).toEqual(['100', '5010']);

@@ -2,6 +2,7 @@
 // new tariff by uuid at one instant, the subscriptions in force unchanged, what the new tariff
 // lacks stopped, multi-tariff services untouched, and a second (or concurrent) run doing nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UTC_CLOCK } from '../../src/billing/clock.js';
 import { billingReader } from '../../src/billing/read.js';
 import { reattachServices } from '../../src/billing/reattach.js';
 import { needsReattach } from '../../src/billing/reattach-plan.js';
@@ -30,7 +31,7 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
   const setTariff = (vgId: number, tarId: number) =>
     f.knex('vgroups').where({ vg_id: vgId }).update({ tar_id: tarId });
   const needs = async (vgId: number) =>
-    needsReattach((await billingReader(f.knex).loadAccount(vgId, new Date()))!, new Date());
+    needsReattach((await billingReader(f.knex, UTC_CLOCK).loadAccount(vgId, new Date()))!, new Date());
 
   it('moves the TV services from A to B by uuid at one instant; the platform set is unchanged', async () => {
     const vgId = A.inetTvA.vgId; // 101 + 5010 + a static IP on A
@@ -42,7 +43,7 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
     expect(subsBefore).toEqual(['101', '5010']);
 
     expect(await needs(vgId)).toBe(true);
-    const result = await reattachServices(f.knex, vgId, at);
+    const result = await reattachServices(f.knex, vgId, at, UTC_CLOCK);
     expect(result).toMatchObject({ vgId, tarId: TARIFF_B, at: T, closed: [] });
     expect(await needs(vgId)).toBe(false);
     expect(result!.moved.map((m) => m.uuid).sort()).toEqual(['101', '5010']);
@@ -76,7 +77,10 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
       expect(await subscriptionsOf(f.knex, vgId, t)).toEqual(subsBefore);
 
     const print = await servicesFingerprint(f.knex);
-    expect(await reattachServices(f.knex, vgId, new Date())).toMatchObject({ moved: [], closed: [] });
+    expect(await reattachServices(f.knex, vgId, new Date(), UTC_CLOCK)).toMatchObject({
+      moved: [],
+      closed: [],
+    });
     expect(await servicesFingerprint(f.knex)).toBe(print);
   });
 
@@ -85,7 +89,7 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
     await f.knex('service_categories').where({ tar_id: TARIFF_A, serv_cat_idx: 4 }).update({ enabled: 0 });
     try {
       await setTariff(vgId, TARIFF_A);
-      const result = await reattachServices(f.knex, vgId, new Date());
+      const result = await reattachServices(f.knex, vgId, new Date(), UTC_CLOCK);
       expect(result!.moved.map((m) => m.uuid)).toEqual(['101']);
       expect(result!.closed).toEqual([expect.objectContaining({ uuid: '5010', reason: 'not_offered' })]);
       expect(await subscriptionsOf(f.knex, vgId, new Date(Date.now() + 1000))).toEqual(['101']);
@@ -99,22 +103,25 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
     await setTariff(vgId, TARIFF_A);
     expect(await needs(vgId)).toBe(false);
     const print = await servicesFingerprint(f.knex);
-    expect(await reattachServices(f.knex, vgId, new Date())).toMatchObject({ moved: [], closed: [] });
+    expect(await reattachServices(f.knex, vgId, new Date(), UTC_CLOCK)).toMatchObject({
+      moved: [],
+      closed: [],
+    });
     expect(await servicesFingerprint(f.knex)).toBe(print);
     expect(await subscriptionsOf(f.knex, vgId)).toEqual(['100', '5011']);
   });
 
   it('does nothing for an account already re-attached by hand, or on its own tariff, and null for no account', async () => {
     const print = await servicesFingerprint(f.knex);
-    expect(await reattachServices(f.knex, A.inetTvB.vgId, new Date())).toMatchObject({
+    expect(await reattachServices(f.knex, A.inetTvB.vgId, new Date(), UTC_CLOCK)).toMatchObject({
       moved: [],
       closed: [],
     });
-    expect(await reattachServices(f.knex, A.svcBasic.vgId, new Date())).toMatchObject({
+    expect(await reattachServices(f.knex, A.svcBasic.vgId, new Date(), UTC_CLOCK)).toMatchObject({
       moved: [],
       closed: [],
     });
-    expect(await reattachServices(f.knex, 987654, new Date())).toBeNull();
+    expect(await reattachServices(f.knex, 987654, new Date(), UTC_CLOCK)).toBeNull();
     expect(await servicesFingerprint(f.knex)).toBe(print);
   });
 
@@ -123,8 +130,8 @@ describe.each(DIALECTS)('re-attach on a tariff switch on %s', (dialect) => {
     await setTariff(vgId, TARIFF_B);
     const at = new Date();
     const results = await Promise.all([
-      reattachServices(f.knex, vgId, at),
-      reattachServices(f.knex, vgId, at),
+      reattachServices(f.knex, vgId, at, UTC_CLOCK),
+      reattachServices(f.knex, vgId, at, UTC_CLOCK),
     ]);
     expect(results.flatMap((r) => r!.moved.map((m) => m.uuid))).toEqual(['101']);
     const open = (await servicesRows(f.knex, vgId)).filter(

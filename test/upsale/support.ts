@@ -2,6 +2,7 @@
 // it, for the upsale tests. Requests go through fastify's inject (no socket) unless a test listens.
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
+import { type BillingClock, UTC_CLOCK } from '../../src/billing/clock.js';
 import type { Dialect } from '../../src/billing/connect.js';
 import { billingReader } from '../../src/billing/read.js';
 import type { AssignedService } from '../../src/billing/types.js';
@@ -29,6 +30,7 @@ export interface UpsaleFixture {
 export function depsFor(knex: Knex, patch: Partial<UpsaleDeps> = {}): UpsaleDeps {
   return {
     knex,
+    clock: UTC_CLOCK,
     logger: silentLogger,
     allow: ['127.0.0.1/32', '::1/128'],
     maxBodyBytes: 16_384,
@@ -100,14 +102,24 @@ let seq = 0;
 export const txId = (label = 'qs') => `${label}-${process.pid}-${Date.now()}-${++seq}`;
 
 /** What the platform should have for the account now, by the core's own rules. */
-export async function subscriptionsOf(knex: Knex, vgId: number, at = new Date()): Promise<string[]> {
-  const account = await billingReader(knex).loadAccount(vgId, at);
+export async function subscriptionsOf(
+  knex: Knex,
+  vgId: number,
+  at = new Date(),
+  clock: BillingClock = UTC_CLOCK,
+): Promise<string[]> {
+  const account = await billingReader(knex, clock).loadAccount(vgId, at);
   return account ? desiredState(account, at, DESIRED).subscriptions : [];
 }
 
 /** Basic rows in force at `at` (desiredState would hide a second one: it picks a winner). */
-export async function basicsInForce(knex: Knex, vgId: number, at = new Date()): Promise<AssignedService[]> {
-  const account = await billingReader(knex).loadAccount(vgId, at);
+export async function basicsInForce(
+  knex: Knex,
+  vgId: number,
+  at = new Date(),
+  clock: BillingClock = UTC_CLOCK,
+): Promise<AssignedService[]> {
+  const account = await billingReader(knex, clock).loadAccount(vgId, at);
   if (!account) return [];
   return account.services.filter(
     (s) =>

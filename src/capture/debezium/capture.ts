@@ -98,7 +98,7 @@ export class DebeziumCapture {
       pending: deps.pending,
       store,
       captureErrors: new CaptureErrors(knex, app.migration.prefix),
-      fanout: billingReader(knex),
+      fanout: billingReader(knex, app.clock),
       topics,
       logger: deps.logger,
       onQueued: deps.onQueued,

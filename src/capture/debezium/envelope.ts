@@ -20,7 +20,13 @@
 //
 // A value in the `{schema, payload}` form (a worker whose converter has schemas enabled) is
 // unwrapped rather than refused: same envelope, one level down.
-import type { ChangeEvent } from '../types.js';
+//
+// DATETIMEs arrive as the billing's wall clock with a Z appended (connectors/README.md). A zero
+// date ('0000-00-00 00:00:00', "not set") arrives as null from a nullable column and as the epoch
+// ("1970-01-01T00:00:00Z") from a NOT NULL one (the MySQL/MariaDB connectors' rule), and
+// PostgreSQL's -infinity (the zero date of the translated schema) as "-infinity" or a date far
+// before the year 1000: in the images these all become null, "not set", as the read model has it.
+import type { CapturedTable, ChangeEvent } from '../types.js';
 import { type CaptureTopics, positionOf } from './topics.js';
 
 /** One Kafka record as the consumer hands it over (kafka.ts). */
@@ -146,12 +152,36 @@ export function decodeRecord(rec: StreamRecord, topics: CaptureTopics): Decoded 
     event: {
       table,
       op,
-      before: isObject(before) ? before : null,
-      after: isObject(after) ? after : null,
+      before: isObject(before) ? withUnsetDates(table, before) : null,
+      after: isObject(after) ? withUnsetDates(table, after) : null,
       position,
       committedAt: sourceTs === null ? null : new Date(sourceTs),
     },
   };
+}
+
+/** The captured tables' DATETIME columns that LANBilling leaves at the zero date when not set. */
+const DATETIME_COLUMNS: Partial<Record<CapturedTable, readonly string[]>> = {
+  services: ['timefrom', 'timeto', 'activated'],
+  multitarifs: ['dtfrom', 'dtto'],
+  vgroups: ['acc_ondate', 'acc_offdate', 'block_date', 'creation_date'],
+};
+
+/** A DATETIME value of an image that stands for the zero date. */
+function unsetDate(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  if (v === '1970-01-01T00:00:00Z' || /^-?infinity$/i.test(v) || v.startsWith('0000-00-00')) return true;
+  const year = /^([+-]?\d+)-/.exec(v)?.[1];
+  return year !== undefined && (year.startsWith('-') || Number(year) < 1000);
+}
+
+/** The image with its zero dates as null (a new object only when something changed). */
+export function withUnsetDates(table: CapturedTable, image: Row): Row {
+  const columns = DATETIME_COLUMNS[table];
+  if (!columns?.some((c) => unsetDate(image[c]))) return image;
+  const out = { ...image };
+  for (const c of columns) if (unsetDate(out[c])) out[c] = null;
+  return out;
 }
 
 function jsonType(v: unknown): string {

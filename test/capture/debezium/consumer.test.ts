@@ -4,6 +4,7 @@
 // acknowledged, nothing skipped), and how unreadable messages are recorded, parked and passed.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { debeziumNames } from '../../../migrations/debezium/index.js';
+import { UTC_CLOCK } from '../../../src/billing/clock.js';
 import { billingReader } from '../../../src/billing/read.js';
 import { DebeziumConsumer } from '../../../src/capture/debezium/consumer.js';
 import type { StreamRecord } from '../../../src/capture/debezium/envelope.js';
@@ -77,7 +78,7 @@ describe.each(DIALECTS)('Debezium consumer batches on %s', (dialect) => {
       pending,
       store,
       captureErrors: new CaptureErrors(db.knex, 'lifestream_'),
-      fanout: billingReader(db.knex),
+      fanout: billingReader(db.knex, UTC_CLOCK),
       topics,
       logger: silentLogger,
       onQueued: () => {

@@ -64,6 +64,41 @@ describe('decodeRecord', () => {
     });
   });
 
+  it('a zero date is "not set" (null): the NOT NULL epoch of MySQL/MariaDB, and PostgreSQL\'s -infinity', () => {
+    const zero = { ...SERVICE_AFTER, activated: '1970-01-01T00:00:00Z', timefrom: '2026-03-01T00:00:00Z' };
+    const d = decodeRecord(record(SERVICES, KEY, envelope('c', null, zero)), PG);
+    expect(d).toMatchObject({
+      kind: 'change',
+      event: { after: { activated: null, timefrom: '2026-03-01T00:00:00Z' } },
+    });
+    for (const v of ['-infinity', '-290308-12-21T19:59:05.224192Z', '0000-00-00T00:00:00Z']) {
+      const e = decodeRecord(
+        record(SERVICES, KEY, envelope('u', { ...SERVICE_BEFORE, activated: v }, SERVICE_AFTER)),
+        PG,
+      );
+      expect(e.kind === 'change' && e.event.before?.activated, v).toBeNull();
+    }
+    const vg = decodeRecord(
+      record(
+        VGROUPS,
+        { vg_id: 1 },
+        envelope('u', null, { vg_id: 1, block_date: '1970-01-01T00:00:00Z', blocked: 0 }),
+      ),
+      PG,
+    );
+    expect(vg).toMatchObject({
+      kind: 'change',
+      event: { after: { vg_id: 1, block_date: null, blocked: 0 } },
+    });
+    // other tables' and other columns' values are left as sent
+    const agreement = { agrm_id: 1, balance: '1970-01-01T00:00:00Z' };
+    const a = decodeRecord(
+      record('lanbilling.public.agreements', { agrm_id: 1 }, envelope('c', null, agreement)),
+      PG,
+    );
+    expect(a).toMatchObject({ kind: 'change', event: { after: agreement } });
+  });
+
   it('op u without REPLICA IDENTITY FULL (before null) is still an update', () => {
     const d = decodeRecord(record(SERVICES, KEY, envelope('u', null, SERVICE_AFTER)), PG);
     expect(d).toMatchObject({ kind: 'change', event: { op: 'update', before: null, after: SERVICE_AFTER } });

@@ -79,7 +79,7 @@ describe.skipIf(problem !== null)('a lost binlog position (MariaDB)', () => {
       // the password in clear: this test is about the binlog, not about Connect's config providers
       capture: debeziumCapture(prefix, connector, { connect: { secret: 'clear' } }),
     });
-    app = createApp(config, silentLogger, { extraConnections: 4 });
+    app = await createApp(config, silentLogger, { extraConnections: 4 });
     await migrateUp(app.knex, app.migration);
     await syncAll(app.reconciler, { dryRun: false, concurrency: 8 });
     service = await startService(app, { listen: '127.0.0.1:0', standbyRetryMs: 200 });

@@ -101,7 +101,7 @@ describe.skipIf(problem !== null)('Debezium capture under failures (PostgreSQL)'
       queue: { retryMaxDelayMs: 2_000, circuitMaxPauseMs: 2_000, shutdownGraceMs: 2_000 },
       log: { format: 'json' },
     };
-    app = createApp(parseConfig(raw), silentLogger);
+    app = await createApp(parseConfig(raw), silentLogger);
     await migrateUp(app.knex, app.migration);
     await installConnector(app.config, app.knex, silentLogger, { waitMs: 120_000 });
     await syncAll(app.reconciler, { dryRun: false, concurrency: 8 });
