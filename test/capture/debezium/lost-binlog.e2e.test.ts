@@ -27,13 +27,7 @@ import {
   privateMariadbProblem,
   startPrivateMariadb,
 } from '../../support/private-mariadb.js';
-import {
-  announceSkip,
-  CONNECT_URL,
-  ensureConfigProviders,
-  stackProblem,
-  useStack,
-} from '../../support/stack.js';
+import { announceSkip, CONNECT_URL, stackProblem, useStack } from '../../support/stack.js';
 
 const problem = (await stackProblem()) ?? privateMariadbProblem();
 announceSkip('lost binlog position', problem);
@@ -105,8 +99,8 @@ describe.skipIf(problem !== null)('a lost binlog position (MariaDB)', () => {
     release?.();
   }, 120_000);
 
-  it('is reported as "changes may be lost: run `sync --all`"; the runbook brings the change through', async () => {
-    // stopped: its offsets are committed and it reads nothing
+  /** PUT …/stop and wait until Connect says STOPPED (its offsets are committed then) */
+  async function stopConnector(): Promise<void> {
     expect((await connectCall('PUT', `/connectors/${connector}/stop`)).status).toBeLessThan(300);
     await waitFor(
       'the connector STOPPED',
@@ -115,6 +109,11 @@ describe.skipIf(problem !== null)('a lost binlog position (MariaDB)', () => {
         JSON.parse((await connectCall('GET', `/connectors/${connector}/status`)).body).connector?.state ===
         'STOPPED',
     );
+  }
+
+  it('is reported as "changes may be lost: run `sync --all`"; the runbook brings the change through', async () => {
+    // stopped: its offsets are committed and it reads nothing
+    await stopConnector();
     // what was streamed before the stop has all arrived (a loaded machine lags)
     let streamed = -1;
     await waitFor('the consumer to be idle', 60_000, async () => {
@@ -175,14 +174,7 @@ describe.skipIf(problem !== null)('a lost binlog position (MariaDB)', () => {
     expect(service.debezium!.stats().changes).toBe(streamed);
 
     // the runbook: forget the offsets, resume (streams from now), sync --all
-    expect((await connectCall('PUT', `/connectors/${connector}/stop`)).status).toBeLessThan(300);
-    await waitFor(
-      'the connector STOPPED again',
-      60_000,
-      async () =>
-        JSON.parse((await connectCall('GET', `/connectors/${connector}/status`)).body).connector?.state ===
-        'STOPPED',
-    );
+    await stopConnector();
     const reset = await connectCall('DELETE', `/connectors/${connector}/offsets`);
     expect(reset.status, reset.body).toBeLessThan(300);
     expect((await connectCall('PUT', `/connectors/${connector}/resume`)).status).toBeLessThan(300);
