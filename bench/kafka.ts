@@ -9,6 +9,7 @@ import { cpus } from 'node:os';
 import type { Dialect } from '../src/billing/connect.js';
 import { stackProblem } from '../test/support/stack.js';
 import { startDebeziumRig } from './kafka/rig.js';
+import { measureTakeover } from './kafka/takeover.js';
 import { measureDebeziumThroughput } from './kafka/throughput.js';
 import { type LatencyResult, measureLatency } from './propagation/latency.js';
 import { type Rig, startRig } from './propagation/rig.js';
@@ -16,7 +17,10 @@ import { type Rig, startRig } from './propagation/rig.js';
 const ACCOUNTS = 5_000;
 const RATE = 200;
 const SECONDS = 15;
-const asked = process.argv.slice(2).filter((a): a is Dialect => a === 'pg' || a === 'mysql');
+const args = process.argv.slice(2);
+const asked = args.filter((a): a is Dialect => a === 'pg' || a === 'mysql');
+/** `takeover` alone: only the kill -9 / restart figures */
+const onlyTakeover = args.includes('takeover');
 const dialects: Dialect[] = asked.length > 0 ? asked : ['pg', 'mysql'];
 const log = (msg: string) => process.stderr.write(`[bench kafka] ${msg}\n`);
 const ratio = (a: number, b: number) => Math.round((a / b) * 10) / 10;
@@ -59,6 +63,20 @@ const problem = await stackProblem();
 if (problem) {
   results.skipped = `${problem}: start it with \`npm run stack:start\``;
 } else {
+  // kill -9 and restart of `run` processes, per session timeout (the default is 10 s)
+  const takeover: unknown[] = [];
+  for (const sessionTimeoutMs of [6_000, 10_000, 30_000]) {
+    log(`takeover and restart, sessionTimeoutMs ${sessionTimeoutMs}`);
+    takeover.push(
+      await measureTakeover(sessionTimeoutMs).catch((err: Error) => ({
+        sessionTimeoutMs,
+        error: err.message,
+      })),
+    );
+  }
+  results.takeover = takeover;
+}
+if (!problem && !onlyTakeover) {
   for (const dialect of dialects) {
     const r: Record<string, unknown> = {};
     try {

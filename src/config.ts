@@ -51,10 +51,55 @@ const kafka = z
     groupId: z.string().min(1).default('lbcore-lifestream'),
     topicPrefix: z.string().min(1).default('lanbilling'),
     clientId: z.string().min(1).default('lbcore-lifestream'),
-    /** a `run` that stops answering (crashed) loses its partitions to the others after this long */
-    sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
+    /**
+     * a `run` that stops answering (crashed) loses its partitions to the others after this long;
+     * the broker's group.min.session.timeout.ms (6 s by default) is the floor
+     */
+    sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(6_000),
   })
   .strict();
+
+/**
+ * capture.connect: how the Debezium connector reaches the database (its own user, least privilege,
+ * and how its password gets to Kafka Connect) and how `run` and `migrate` watch it.
+ */
+const connectorAccess = {
+  /** the database user the connector logs in as (default: the service's, from billing.connection) */
+  user: z.string().min(1).optional(),
+  /** that user's password (default: the service's when the user is the same) */
+  password: z.string().optional(),
+  /**
+   * how the connector gets the password: `file` (default) = a Kafka Connect FileConfigProvider
+   * reference to <secretDir>/<connector>.properties, which `migrate` writes when it can reach that
+   * folder; `env` = ${env:<secretEnv>} on the worker; `clear` = the password itself in the
+   * connector's config (Connect stores it in its config topic and shows it in its REST API)
+   */
+  secret: z.enum(['file', 'env', 'clear']).default('file'),
+  /** `secret: file`: the folder, as the Connect worker sees it, holding one properties file per connector */
+  secretDir: z.string().min(1).default('/etc/lbcore-lifestream/connect-secrets'),
+  /** `secret: env`: the Connect worker's environment variable holding the password */
+  secretEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+    .default('LIFESTREAM_CONNECTOR_PASSWORD'),
+  /** `run`: how often the connector's and tasks' state is read from Kafka Connect */
+  watchIntervalMs: z.number().int().min(1_000).max(300_000).default(10_000),
+  /** `migrate`: how long the connector and its task must stay RUNNING before it reports success */
+  settleMs: z.number().int().min(0).max(600_000).default(10_000),
+  /** PostgreSQL: WAL the replication slot holds back beyond which doctor and /metrics warn (MiB) */
+  retainedWalWarnMb: z.number().int().min(1).default(1024),
+};
+
+const connectDefaults = {
+  url: 'http://127.0.0.1:8083',
+  settings: {},
+  secret: 'file' as const,
+  secretDir: '/etc/lbcore-lifestream/connect-secrets',
+  secretEnv: 'LIFESTREAM_CONNECTOR_PASSWORD',
+  watchIntervalMs: 10_000,
+  settleMs: 10_000,
+  retainedWalWarnMb: 1024,
+};
 
 const capture = z
   .object({
@@ -82,9 +127,10 @@ const capture = z
         settings: z
           .record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'placeholder names are upper case'), z.string())
           .default({}),
+        ...connectorAccess,
       })
       .strict()
-      .default({ url: 'http://127.0.0.1:8083', settings: {} }),
+      .default(connectDefaults),
   })
   .strict();
 

@@ -18,6 +18,7 @@ import { captureNames, missingCaptureObjects } from '../migrations/capture/index
 import type { App } from './app.js';
 import { billingReader } from './billing/read.js';
 import { DebeziumCapture, debeziumNotReady } from './capture/debezium/capture.js';
+import { registerDebeziumMetrics } from './capture/debezium/metrics.js';
 import { ChangeListener } from './capture/triggers/listener.js';
 import { ChangeLogReader } from './capture/triggers/reader.js';
 import { checkHealth, type HealthReport, healthRoutes } from './ops/health.js';
@@ -96,6 +97,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
           pending,
           logger: log,
           onQueued: () => queue.wakeAt(Date.now() + config.capture.debounceMs),
+          isLeader: () => role === 'active',
         })
       : null;
 
@@ -227,6 +229,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
       platform: app.platformStatus,
       role: () => role,
       captureMode: config.capture.mode,
+      captureStatus: debezium ? () => debezium.status() : undefined,
       startedAt,
     });
 
@@ -238,6 +241,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
       health,
       platformStats: () => app.platform.stats(),
       reconcileStats: () => app.reconciler.stats,
+      register: debezium ? (registry) => registerDebeziumMetrics(registry, debezium) : undefined,
     });
     server = await buildServer({
       logger,

@@ -13,7 +13,7 @@ import { dropSlot, ownSlots } from '../../migrations/debezium/pg.js';
 import { createApp } from '../../src/app.js';
 import type { Dialect } from '../../src/billing/connect.js';
 import { installConnector, uninstallConnector } from '../../src/capture/debezium/install.js';
-import { parseConfig } from '../../src/config.js';
+import { type Config, parseConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { syncAll } from '../../src/reconcile/sync.js';
 import { startService } from '../../src/service.js';
@@ -41,7 +41,11 @@ async function simulatorProcess(): Promise<{ url: string; child: ChildProcess }>
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
-export async function startDebeziumRig(dialect: Dialect, count: number): Promise<Rig> {
+export async function startDebeziumRig(
+  dialect: Dialect,
+  count: number,
+  opts: { kafka?: Record<string, unknown>; settings?: Record<string, string> } = {},
+): Promise<Rig & { config: Config }> {
   const name = `lifestream_bench_kafka_${dialect}`;
   const id = randomBytes(3).toString('hex');
   const prefix = `bench_${dialect}_${id}`;
@@ -52,11 +56,11 @@ export async function startDebeziumRig(dialect: Dialect, count: number): Promise
     smotreshka: { url: sim.url, usernamePrefix: PREFIX, concurrency: 64, retries: 2 },
     capture: {
       mode: 'debezium',
-      kafka: { brokers: [BROKER], topicPrefix: prefix, groupId: prefix, clientId: prefix },
+      kafka: { brokers: [BROKER], topicPrefix: prefix, groupId: prefix, clientId: prefix, ...opts.kafka },
       connect: {
         url: CONNECT_URL,
         connectorName: `bench-${dialect}-${id}`,
-        settings: { HEARTBEAT_INTERVAL_MS: '1000' },
+        settings: { HEARTBEAT_INTERVAL_MS: '1000', ...opts.settings },
       },
     },
     queue: { concurrency: 48 },
@@ -103,6 +107,7 @@ export async function startDebeziumRig(dialect: Dialect, count: number): Promise
     .filter((a) => onPlatform.has(a.username));
 
   return {
+    config,
     dialect,
     knex,
     app,

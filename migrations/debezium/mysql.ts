@@ -67,3 +67,33 @@ export async function missingMysql(knex: Knex, n: DebeziumNames): Promise<string
 export async function removeMysql(knex: Knex, n: DebeziumNames): Promise<void> {
   await knex.schema.dropTableIfExists(n.captureErrors);
 }
+
+/**
+ * The binlog files the server still has (SHOW BINARY LOGS), oldest first; null when this user may
+ * not list them (it needs BINLOG MONITOR / REPLICATION CLIENT) or the binlog is off.
+ */
+export async function binlogFiles(knex: Knex): Promise<string[] | null> {
+  try {
+    const [rows] = await knex.raw('SHOW BINARY LOGS');
+    return (rows as { Log_name: string }[]).map((r) => String(r.Log_name));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where the server writes its binlog now ("file:position"): SHOW MASTER STATUS, or SHOW BINARY LOG
+ * STATUS on MySQL 8.4+; null when this user may not read it.
+ */
+export async function binlogPosition(knex: Knex): Promise<string | null> {
+  for (const statement of ['SHOW MASTER STATUS', 'SHOW BINARY LOG STATUS']) {
+    try {
+      const [rows] = await knex.raw(statement);
+      const row = (rows as { File?: string; Position?: unknown }[])[0];
+      return row?.File ? `${row.File}:${String(row.Position)}` : null;
+    } catch {
+      // the other spelling, or no privilege
+    }
+  }
+  return null;
+}

@@ -221,3 +221,22 @@ export async function removePg(knex: Knex, n: DebeziumNames): Promise<void> {
   await knex.raw(`DROP TABLE IF EXISTS ${t(n.heartbeat)}`);
   await knex.raw(`DROP TABLE IF EXISTS ${t(n.captureErrors)}`);
 }
+
+/**
+ * How much WAL a replication slot holds back (bytes from the server's current position to the
+ * slot's restart_lsn) and its wal_status ('lost' = the server removed WAL it still needed, under
+ * max_slot_wal_keep_size). Null when there is no such slot.
+ */
+export async function slotRetention(
+  knex: Knex,
+  slot: string,
+): Promise<{ slot: string; retainedBytes: number | null; walStatus: string | null } | null> {
+  const [r] = await rows<{ retained: string | null; wal_status: string | null }>(
+    knex,
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text AS retained, wal_status
+       FROM pg_replication_slots WHERE slot_name = ?`,
+    [slot],
+  );
+  if (!r) return null;
+  return { slot, retainedBytes: r.retained === null ? null : Number(r.retained), walStatus: r.wal_status };
+}

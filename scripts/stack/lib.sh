@@ -18,6 +18,9 @@ CONF_DIR=$STACK_DIR/config
 DATA_DIR=$STACK_DIR/data/kafka
 LOG_DIR=$STACK_DIR/logs
 RUN_DIR=$STACK_DIR/run
+# connector passwords, one properties file per connector, read by Connect's FileConfigProvider
+# (capture.connect.secretDir of a service using this stack)
+SECRETS_DIR=$STACK_DIR/secrets
 
 KAFKA_HOST=${KAFKA_HOST:-127.0.0.1}
 KAFKA_PORT=${KAFKA_PORT:-9092}

@@ -13,6 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v java >/dev/null || die "java is not installed (Java 17+ needed)"
 "$STACK_SCRIPTS/fetch.sh"
 mkdir -p "$CONF_DIR" "$DATA_DIR" "$LOG_DIR" "$RUN_DIR"
+mkdir -p -m 700 "$SECRETS_DIR"
 t0=$SECONDS
 
 write_configs() {
@@ -92,6 +93,12 @@ plugin.path=$PLUGINS_DIR
 # the Debezium plugins carry ServiceLoader manifests: no slow reflective scan of every jar
 plugin.discovery=service_load
 topic.creation.enable=true
+# connector configs may say \${file:<path>:<key>} or \${env:<VAR>} instead of a password (the service's
+# default, capture.connect.secret: file); files only from the secrets folder
+config.providers=file,env
+config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
+config.providers.file.param.allowed.paths=$SECRETS_DIR
+config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider
 PROPS
 }
 

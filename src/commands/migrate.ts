@@ -14,7 +14,9 @@ export function registerMigrate(program: Command) {
     .command('migrate')
     .description(
       "install the service's own tables and its capture objects in the billing database (trigger mode: triggers; " +
-        'debezium mode: publication, heartbeat table, replica identity, then the topics and the connector on Kafka Connect); idempotent',
+        'debezium mode: publication, heartbeat table, replica identity, then, once the connector user\'s privileges are checked ' +
+        '(the missing GRANT / ALTER ROLE lines are printed), the topics and the connector on Kafka Connect, which must stay RUNNING ' +
+        'for capture.connect.settleMs); idempotent',
     )
     .option('--uninstall', 'remove every object the service added, and nothing else')
     .option('--status', 'list applied and pending migrations, change nothing')

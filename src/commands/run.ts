@@ -30,7 +30,8 @@ export function registerRun(program: Command) {
     .command('run')
     .description(
       'propagate billing changes to the platform (trigger or Debezium capture, per-account queue, timers) and serve HTTP ' +
-        '(/health, /metrics, /upsale/v3/...) until SIGTERM/SIGINT; needs `migrate` first',
+        '(/health, /metrics, /upsale/v3/...) until SIGTERM/SIGINT; in debezium mode it also watches the connector on ' +
+        'Kafka Connect (unhealthy when it fails or its heartbeat stops; the leader restarts failed tasks); needs `migrate` first',
     )
     .action(async (_opts: unknown, cmd: Command) => {
       const { config, logger } = configAndLogger(cmd);

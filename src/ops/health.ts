@@ -18,6 +18,8 @@ export interface HealthSources {
   /** active = holds the leader lock and works; standby = another instance does */
   role(): 'active' | 'standby';
   captureMode: string;
+  /** debezium mode: the connector watch and the consumer group membership (capture/debezium/capture.ts) */
+  captureStatus?: () => { problems: string[]; detail: Record<string, unknown> };
   startedAt: Date;
 }
 
@@ -26,7 +28,7 @@ export interface HealthReport {
   role: 'active' | 'standby';
   uptimeSeconds: number;
   billing: { reachable: boolean; error?: string };
-  capture: { mode: string; lagMs: number | null };
+  capture: { mode: string; lagMs: number | null; [detail: string]: unknown };
   queue: { pending: number | null };
   parked: number | null;
   platform: PlatformStatus;
@@ -54,12 +56,14 @@ export async function checkHealth(s: HealthSources): Promise<HealthReport> {
   if (lag.value !== null && lag.value > MAX_LAG_MS)
     problems.push(`capture lag ${Math.round(lag.value / 1000)} s`);
   if (platform.reachable === false) problems.push(`platform: ${platform.lastError ?? 'unreachable'}`);
+  const capture = s.captureStatus?.() ?? { problems: [], detail: {} };
+  problems.push(...capture.problems.map((p) => `capture: ${p}`));
   return {
     healthy: problems.length === 0,
     role: s.role(),
     uptimeSeconds: Math.round((Date.now() - s.startedAt.getTime()) / 1000),
     billing: ping.error ? { reachable: false, error: ping.error } : { reachable: true },
-    capture: { mode: s.captureMode, lagMs: lag.value },
+    capture: { mode: s.captureMode, lagMs: lag.value, ...capture.detail },
     queue: { pending: pending.value },
     parked: parked.value,
     platform,

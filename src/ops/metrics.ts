@@ -10,6 +10,8 @@ export interface MetricsSources {
   health(): Promise<HealthReport>;
   platformStats?: () => PlatformClientStats;
   reconcileStats?: () => { reconciles: number; calls: Record<string, number>; parked: number };
+  /** more collectors on the same registry (debezium mode: capture/debezium/metrics.ts) */
+  register?: (registry: Registry) => void;
 }
 
 export interface Metrics {
@@ -105,6 +107,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       },
     });
   }
+  sources.register?.(registry);
   return {
     registry,
     async scrape() {

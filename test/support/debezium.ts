@@ -11,7 +11,7 @@ import type { Dialect } from '../../src/billing/connect.js';
 import { installConnector, uninstallConnector } from '../../src/capture/debezium/install.js';
 import { silentLogger } from '../../src/log.js';
 import { type Pipeline, type PipelineOptions, startPipeline } from './pipeline.js';
-import { BROKER, CONNECT_URL } from './stack.js';
+import { BROKER, CONNECT_URL, SECRETS_DIR } from './stack.js';
 
 export interface DebeziumPipeline {
   p: Pipeline;
@@ -43,8 +43,16 @@ export function debeziumCapture(
       clientId: prefix,
       sessionTimeoutMs: 6_000,
     },
-    connect: { url: CONNECT_URL, connectorName: connector, settings: { HEARTBEAT_INTERVAL_MS: '1000' } },
-    ...extra,
+    connect: {
+      url: CONNECT_URL,
+      connectorName: connector,
+      secretDir: SECRETS_DIR,
+      settleMs: 2_000,
+      watchIntervalMs: 2_000,
+      settings: { HEARTBEAT_INTERVAL_MS: '1000' },
+      ...(extra.connect as Record<string, unknown> | undefined),
+    },
+    ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== 'connect')),
   };
 }
 
@@ -78,7 +86,11 @@ export async function dropKafkaTraces(prefix: string): Promise<void> {
 export async function startDebeziumPipeline(
   dialect: Dialect,
   label: string,
-  opts: PipelineOptions & { capture?: Record<string, unknown> } = {},
+  opts: PipelineOptions & {
+    capture?: Record<string, unknown>;
+    /** runs after `migrate`'s database side, before the connector is registered (create its user...) */
+    beforeConnector?: (p: Pipeline) => Promise<void>;
+  } = {},
 ): Promise<DebeziumPipeline> {
   const { prefix, connector } = uniqueNames(label);
   const p = await startPipeline(dialect, label, {
@@ -128,6 +140,7 @@ export async function startDebeziumPipeline(
     },
   };
   try {
+    await opts.beforeConnector?.(p);
     await installConnector(p.config, p.app.knex, silentLogger, { waitMs: 120_000 });
     await pipeline.waitStreaming();
   } catch (err) {

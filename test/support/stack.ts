@@ -4,12 +4,16 @@
 // shared and wait while a restart test runs. vitest runs files in parallel processes, so the lock
 // lives in the file system: one marker file per holder, holders that died are ignored.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const BROKER = process.env.LIFESTREAM_TEST_KAFKA ?? '127.0.0.1:9092';
+/** the stack's folder (scripts/stack/lib.sh): its secrets/ holds the connectors' password files */
+export const STACK_DIR =
+  process.env.LIFESTREAM_STACK_DIR ?? join(new URL('../..', import.meta.url).pathname, '.stack');
+export const SECRETS_DIR = join(STACK_DIR, 'secrets');
 export const CONNECT_URL = process.env.LIFESTREAM_TEST_CONNECT ?? 'http://127.0.0.1:8083';
 const DEBEZIUM = [
   'io.debezium.connector.postgresql.PostgresConnector',
@@ -32,8 +36,25 @@ function tcpOpen(hostPort: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-/** Why the stack can't be used, or null when Kafka answers and Connect lists the Debezium connectors. */
+/**
+ * Why the stack can't be used, or null when Kafka answers and Connect lists the Debezium
+ * connectors. Files call it when they load, which may be while a restart test has the stack down:
+ * it waits until that test lets go, and asks again a few times, so that a file is skipped only when
+ * the stack is really not there.
+ */
 export async function stackProblem(): Promise<string | null> {
+  const end = Date.now() + 600_000;
+  while (exclusiveHeld() && Date.now() < end) await sleep(1_000);
+  let problem: string | null = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    problem = await probeStack();
+    if (problem === null) return null;
+    await sleep(5_000);
+  }
+  return problem;
+}
+
+async function probeStack(): Promise<string | null> {
   if (!(await tcpOpen(BROKER))) return `Kafka does not answer on ${BROKER}`;
   try {
     const res = await fetch(`${CONNECT_URL}/connector-plugins`, { signal: AbortSignal.timeout(5000) });
@@ -138,4 +159,40 @@ export async function lockStackExclusively(label: string, timeoutMs = 600_000): 
   return () => {
     if (holderPid(EXCLUSIVE) === process.pid) unlinkSync(EXCLUSIVE);
   };
+}
+
+/**
+ * Connector passwords reach Connect through its FileConfigProvider (capture.connect.secret: file).
+ * A worker started by an older scripts/stack/start.sh lacks it: then Connect is restarted once
+ * (exclusively, like any restart test) with this checkout's script, which enables it. The worker
+ * has it when its generated config says so and it started after that config was written (any
+ * start.sh rewrites the file, also while Connect keeps running with what it read before).
+ */
+export async function ensureConfigProviders(label: string): Promise<void> {
+  const props = join(STACK_DIR, 'config', 'connect-distributed.properties');
+  const enabled = () => {
+    try {
+      if (!/^config\.providers=.*\bfile\b/m.test(readFileSync(props, 'utf8'))) return false;
+      const pid = readFileSync(join(STACK_DIR, 'run', 'connect.pid'), 'utf8').trim();
+      const ticks = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+      const boot = Number(/^btime (\d+)/m.exec(readFileSync('/proc/stat', 'utf8'))![1]);
+      const startedMs = (boot + ticks / 100) * 1000;
+      return statSync(props).mtimeMs <= startedMs + 1_000;
+    } catch {
+      return false;
+    }
+  };
+  if (enabled()) return;
+  const release = await lockStackExclusively(`${label}-providers`);
+  try {
+    if (enabled()) return;
+    const { execFileSync } = await import('node:child_process');
+    execFileSync(join(new URL('../..', import.meta.url).pathname, 'scripts/stack/restart-connect.sh'), {
+      env: { ...process.env, LIFESTREAM_STACK_DIR: STACK_DIR },
+      stdio: 'ignore',
+      timeout: 240_000,
+    });
+  } finally {
+    release();
+  }
 }

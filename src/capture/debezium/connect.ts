@@ -6,10 +6,15 @@
 // them (KAFKA-20693). On any refusal the config is sent to `…/config/validate`, which still names
 // the real errors, and those are what the operator reads. Nothing here logs the config, and every
 // message built from Connect's answers has the password scrubbed out.
+import { BINLOG_LOST_ADVICE, binlogPositionLost, rootCause } from './cause.js';
 import { type ConnectorPlan, scrub } from './connector.js';
 
 export interface ConnectorState {
   connector: string;
+  /** the connector instance's own failure trace, when it FAILED */
+  connectorTrace?: string;
+  /** the worker running it */
+  workerId?: string;
   tasks: { id: number; state: string; trace?: string }[];
 }
 
@@ -20,8 +25,18 @@ export class ConnectError extends Error {
 export interface RegisterOptions {
   /** how long to wait for the connector and its task to run (default 60 s) */
   waitMs?: number;
+  /** how long they must then stay RUNNING (a task that fails a second later is not running; default 0) */
+  settleMs?: number;
   /** progress lines for the operator */
   onProgress?: (line: string) => void;
+  /** the full Java trace of a failure (debug level), scrubbed */
+  onTrace?: (trace: string) => void;
+}
+
+/** One line on a FAILED task: its root cause, and what a lost binlog position means. */
+export function failureLine(trace: string | undefined): string {
+  const cause = rootCause(trace) ?? 'no trace (see the Connect worker log)';
+  return binlogPositionLost(trace) ? `${BINLOG_LOST_ADVICE} (${cause})` : cause;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -71,8 +86,41 @@ export class ConnectClient {
     }
     const verb = status === 201 ? 'created' : 'updated';
     opts.onProgress?.(`connector ${plan.name} ${verb} on ${this.url}; waiting until it runs`);
-    await this.waitRunning(plan, opts.waitMs ?? 60_000);
+    await this.waitRunning(plan, opts.waitMs ?? 60_000, opts);
+    if ((opts.settleMs ?? 0) > 0) {
+      opts.onProgress?.(
+        `connector ${plan.name} RUNNING; checking that it stays so for ${Math.round(opts.settleMs! / 1000)} s`,
+      );
+      await this.waitRunning(plan, opts.settleMs!, opts, true);
+    }
     return verb;
+  }
+
+  /** The connector's stored config (what Connect keeps in its config topic); null when there is none. */
+  async connectorConfig(name: string): Promise<Record<string, string> | null> {
+    const { status, text } = await this.call('GET', `/connectors/${encodeURIComponent(name)}/config`);
+    if (status === 404) return null;
+    if (status !== 200)
+      throw new ConnectError(`GET /connectors/${name}/config answered ${status}: ${text.slice(0, 300)}`);
+    return JSON.parse(text) as Record<string, string>;
+  }
+
+  /** The connector's committed source offsets (KIP-875): MySQL/MariaDB `{file, pos, gtids…}`, PostgreSQL `{lsn…}`. */
+  async sourceOffsets(name: string): Promise<Record<string, unknown>[] | null> {
+    const { status, text } = await this.call('GET', `/connectors/${encodeURIComponent(name)}/offsets`);
+    if (status !== 200) return null;
+    const body = JSON.parse(text) as { offsets?: { offset?: Record<string, unknown> }[] };
+    return (body.offsets ?? []).map((o) => o.offset ?? {});
+  }
+
+  /** Restarts the connector's failed instances (connector and tasks) and nothing that runs. */
+  async restartFailed(name: string): Promise<void> {
+    const { status, text } = await this.call(
+      'POST',
+      `/connectors/${encodeURIComponent(name)}/restart?includeTasks=true&onlyFailed=true`,
+    );
+    if (status >= 300)
+      throw new ConnectError(`POST /connectors/${name}/restart answered ${status}: ${text.slice(0, 300)}`);
   }
 
   /** The real reasons behind a refusal, from the validate endpoint (one line per error). */
@@ -100,34 +148,61 @@ export class ConnectClient {
     if (status !== 200)
       throw new ConnectError(`GET /connectors/${name}/status answered ${status}: ${text.slice(0, 300)}`);
     const s = JSON.parse(text) as {
-      connector: { state: string };
+      connector: { state: string; trace?: string; worker_id?: string };
       tasks?: { id: number; state: string; trace?: string }[];
     };
-    return { connector: s.connector.state, tasks: s.tasks ?? [] };
+    return {
+      connector: s.connector.state,
+      connectorTrace: s.connector.trace,
+      workerId: s.connector.worker_id,
+      tasks: s.tasks ?? [],
+    };
   }
 
-  private async waitRunning(plan: ConnectorPlan, waitMs: number): Promise<void> {
+  /**
+   * Until the connector and every task are RUNNING (or, `settle`, for as long as they stay so):
+   * a FAILED one ends the wait with its root cause in one line, the trace goes to `onTrace`.
+   */
+  private async waitRunning(
+    plan: ConnectorPlan,
+    waitMs: number,
+    opts: RegisterOptions,
+    settle = false,
+  ): Promise<void> {
     const end = Date.now() + waitMs;
     let last = 'unknown';
     for (;;) {
       const s = await this.status(plan.name).catch(() => null);
       if (s) {
         const failed =
-          s.connector === 'FAILED' ? { trace: undefined } : s.tasks.find((t) => t.state === 'FAILED');
+          s.connector === 'FAILED'
+            ? { id: 'connector', trace: s.connectorTrace }
+            : s.tasks.find((t) => t.state === 'FAILED');
         if (failed) {
-          const trace = (failed.trace ?? '').split('\n').slice(0, 12).join('\n');
+          if (failed.trace) opts.onTrace?.(scrub(failed.trace, plan.secrets));
+          const which = failed.id === 'connector' ? 'connector' : `task ${failed.id}`;
           throw new ConnectError(
-            scrub(`connector ${plan.name} FAILED${trace ? `:\n${trace}` : ''}`, plan.secrets),
+            scrub(
+              `connector ${plan.name}: ${which} FAILED${settle ? ' after starting' : ''}: ${failureLine(failed.trace)}`,
+              plan.secrets,
+            ),
           );
         }
         last = [s.connector, ...s.tasks.map((t) => t.state)].join(',');
-        if (s.connector === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING'))
-          return;
+        const running =
+          s.connector === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
+        if (running && !settle) return;
+        if (!running && settle)
+          throw new ConnectError(
+            `connector ${plan.name} left RUNNING after starting (state ${last}); see \`lbcore-lifestream doctor\` and the Connect worker's log`,
+          );
       }
-      if (Date.now() > end)
+      if (Date.now() > end) {
+        if (settle) return;
         throw new ConnectError(
           `connector ${plan.name} is not RUNNING after ${Math.round(waitMs / 1000)} s (state ${last}); see the Connect worker's log`,
         );
+      }
       await sleep(500);
     }
   }

@@ -93,6 +93,11 @@ export class DebeziumConsumer {
     await this.deps.stream.stop();
   }
 
+  /** this member has joined the group and holds its share of the partitions */
+  joined(): boolean {
+    return this.deps.stream.joined();
+  }
+
   stats(): ConsumerStats {
     return { ...this.counters, assignment: this.deps.stream.assignment() };
   }

@@ -37,6 +37,8 @@ export interface ChangeStream {
   resume(): void;
   /** the partitions this member holds now, by topic */
   assignment(): Record<string, number[]>;
+  /** true once this member has joined the group and got its share (maybe none) of the partitions */
+  joined(): boolean;
 }
 
 export interface StreamOptions {
@@ -115,6 +117,7 @@ class KafkajsStream implements ChangeStream {
   private onBatch: BatchHandler | null = null;
   private stopped = true;
   private held: Record<string, number[]> = {};
+  private member = false;
   private crashes = 0;
   private replacing: Promise<void> | null = null;
 
@@ -162,11 +165,13 @@ class KafkajsStream implements ChangeStream {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       if (zombie()) return;
       this.held = { ...e.payload.memberAssignment };
+      this.member = true;
       this.crashes = 0;
       this.logger.info({ groupId: opts.groupId, assignment: this.held }, 'joined the consumer group');
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.held = {};
+      this.member = false;
       const { error, restart } = e.payload;
       this.logger.warn({ err: error.message, restart }, 'Kafka consumer crashed');
       // kafkajs restarts by itself after a retriable error; after any other it is done for good
@@ -234,6 +239,7 @@ class KafkajsStream implements ChangeStream {
     const consumer = this.consumer;
     this.consumer = null;
     this.held = {};
+    this.member = false;
     if (!consumer) return;
     // Leaving the group only spares the others the session timeout; a coordinator that doesn't
     // answer (a broker restarting) must not hold the shutdown for kafkajs's minutes of retries.
@@ -268,6 +274,10 @@ class KafkajsStream implements ChangeStream {
 
   assignment(): Record<string, number[]> {
     return { ...this.held };
+  }
+
+  joined(): boolean {
+    return this.member;
   }
 }
 

@@ -11,6 +11,7 @@ import {
   scrub,
   slotName,
 } from '../../../src/capture/debezium/connector.js';
+import { connectorSecrets } from '../../../src/capture/debezium/doctor.js';
 import { readTemplate, renderTemplate } from '../../../src/capture/debezium/template.js';
 import { ConfigError, parseConfig } from '../../../src/config.js';
 
@@ -54,10 +55,12 @@ describe('connectorPlan', () => {
       'database.hostname': 'db.example',
       'database.port': '6543',
       'database.user': 'lifestream',
-      'database.password': PASSWORD,
+      // by default through Kafka Connect's FileConfigProvider, never in clear
+      'database.password':
+        '${file:/etc/lbcore-lifestream/connect-secrets/lifestream-postgres-billing.properties:password}',
       'database.dbname': 'billing',
       'topic.prefix': 'lanb',
-      'slot.name': 'lifestream_lanb',
+      'slot.name': 'lifestream_lanb_billing',
       'publication.name': 'lifestream_pub',
       'table.include.list': expect.stringContaining('public.multitarifs,public.lifestream_heartbeat'),
       'heartbeat.action.query': expect.stringContaining('INSERT INTO public.lifestream_heartbeat'),
@@ -65,6 +68,38 @@ describe('connectorPlan', () => {
       'time.precision.mode': 'isostring',
     });
     expect(plan.secrets).toEqual([PASSWORD]);
+    expect(plan.secretFile).toEqual({
+      path: '/etc/lbcore-lifestream/connect-secrets/lifestream-postgres-billing.properties',
+      content: expect.stringContaining('\npassword=s3cr"et\\\\pw\n'),
+    });
+    expect(JSON.stringify(plan.config)).not.toContain(PASSWORD);
+  });
+
+  it('the password in clear only when asked for; ${env:…} when the worker has it in its environment', () => {
+    expect(connectorPlan(config({ connect: { secret: 'clear' } }), PG)).toMatchObject({
+      config: { 'database.password': PASSWORD },
+      secretFile: null,
+    });
+    expect(
+      connectorPlan(config({ connect: { secret: 'env', secretEnv: 'BILLING_CDC_PW' } }), PG),
+    ).toMatchObject({ config: { 'database.password': '${env:BILLING_CDC_PW}' }, secretFile: null });
+  });
+
+  it('a separate replication user for the connector, next to the service', () => {
+    const plan = connectorPlan(config({ connect: { user: 'cdc', password: 'cdc-pw', secret: 'clear' } }), PG);
+    expect(plan.login).toEqual({ user: 'cdc', password: 'cdc-pw' });
+    expect(plan.config).toMatchObject({ 'database.user': 'cdc', 'database.password': 'cdc-pw' });
+    // a user other than the service's gets no password of the service's
+    expect(connectorPlan(config({ connect: { user: 'cdc', secret: 'clear' } }), PG).login).toEqual({
+      user: 'cdc',
+      password: '',
+    });
+  });
+
+  it('the slot of a registered connector is kept (a new name would leave the old slot pinning WAL)', () => {
+    expect(connectorPlan(config(), PG, { slotName: 'lifestream_lanb' }).config['slot.name']).toBe(
+      'lifestream_lanb',
+    );
   });
 
   it('MariaDB: its own connector class, a server id, the brokers for the schema history', () => {
@@ -111,9 +146,15 @@ describe('connectorPlan', () => {
     );
   });
 
-  it('slot names stay within what PostgreSQL allows', () => {
-    expect(slotName('lifestream_', 'Billing.Prod-1')).toBe('lifestream_billing_prod_1');
-    expect(slotName('p_', 'x'.repeat(80))).toHaveLength(63);
+  it('slot names name the database and stay within what PostgreSQL allows', () => {
+    expect(slotName('lifestream_', 'Billing.Prod-1', 'lb')).toBe('lifestream_billing_prod_1_lb');
+    expect(slotName('lifestream_', 'lanbilling', 'billing_a')).not.toBe(
+      slotName('lifestream_', 'lanbilling', 'billing_b'),
+    );
+    const long = (db: string) => slotName('p_', 'x'.repeat(80), db);
+    expect(long('a')).toHaveLength(63);
+    expect(long('a')).toMatch(/^[a-z0-9_]+$/);
+    expect(long('a')).not.toBe(long('b'));
   });
 
   it('scrub hides the password in any text', () => {
@@ -126,7 +167,7 @@ describe('connectorPlan', () => {
     for (const kind of ['postgres', 'mysql', 'mariadb'] as const) {
       const facts = kind === 'postgres' ? PG : { ...MARIADB, kind };
       expect(
-        connectorPlan(config({}, kind === 'postgres' ? 'pg' : 'mysql'), facts, readTemplate(kind)).config[
+        connectorPlan(config({}, kind === 'postgres' ? 'pg' : 'mysql'), facts, {}, readTemplate(kind)).config[
           'topic.prefix'
         ],
       ).toBe('lanb');
@@ -196,7 +237,7 @@ describe('ConnectClient against a Connect that refuses', () => {
     ]);
   });
 
-  it('a FAILED task ends the wait with its trace', async () => {
+  it('a FAILED task ends the wait with its root cause in one line; the trace goes to debug', async () => {
     const url = await fakeConnect((req) => {
       if (req.method === 'PUT') return [201, {}];
       return [
@@ -204,14 +245,72 @@ describe('ConnectClient against a Connect that refuses', () => {
         {
           connector: { state: 'RUNNING' },
           tasks: [
-            { id: 0, state: 'FAILED', trace: 'io.debezium.DebeziumException: slot "x" is active\n\tat ...' },
+            {
+              id: 0,
+              state: 'FAILED',
+              trace:
+                'org.apache.kafka.connect.errors.ConnectException: An exception occurred in the change event producer.\n\tat a.b(C.java:1)\n' +
+                `Caused by: org.postgresql.util.PSQLException: FATAL: must be superuser or replication role (${PASSWORD})\n\tat d.e(F.java:2)\n` +
+                'Caused by: java.io.IOException: deeper\n',
+            },
           ],
         },
       ];
     });
-    await expect(new ConnectClient(url).register(connectorPlan(config(), PG))).rejects.toThrow(
-      /connector lifestream-postgres-billing FAILED:\nio.debezium.DebeziumException: slot "x" is active/,
+    const traces: string[] = [];
+    const err = await new ConnectClient(url)
+      .register(connectorPlan(config(), PG), { onTrace: (t) => traces.push(t) })
+      .catch((e: Error) => e);
+    expect((err as Error).message).toBe(
+      'connector lifestream-postgres-billing: task 0 FAILED: org.postgresql.util.PSQLException: FATAL: must be superuser or replication role (***)',
     );
+    expect(traces).toHaveLength(1);
+    expect(traces[0]).toContain('at a.b(C.java:1)');
+    expect(traces[0]).not.toContain(PASSWORD);
+  });
+
+  it('a task that fails during the settle period fails migrate', async () => {
+    let polls = 0;
+    const url = await fakeConnect((req) => {
+      if (req.method === 'PUT') return [201, {}];
+      polls++;
+      const failed = polls > 2;
+      return [
+        200,
+        {
+          connector: { state: 'RUNNING' },
+          tasks: [
+            failed
+              ? {
+                  id: 0,
+                  state: 'FAILED',
+                  trace: 'X: outer\nCaused by: java.sql.SQLException: Access denied\n',
+                }
+              : { id: 0, state: 'RUNNING' },
+          ],
+        },
+      ];
+    });
+    await expect(
+      new ConnectClient(url).register(connectorPlan(config(), PG), { settleMs: 10_000 }),
+    ).rejects.toThrow(
+      'connector lifestream-postgres-billing: task 0 FAILED after starting: java.sql.SQLException: Access denied',
+    );
+  });
+
+  it('doctor warns when Connect holds the password in clear, not when a config provider gives it', async () => {
+    let password = PASSWORD;
+    const url = await fakeConnect(() => [200, { 'database.user': 'cdc', 'database.password': password }]);
+    const app = { config: config({ connect: { url } }) };
+    const [clear] = await connectorSecrets(app, new ConnectClient(url), 'lifestream-postgres-billing');
+    expect(clear).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('stored in clear in Kafka Connect'),
+    });
+    expect(clear!.detail).not.toContain(PASSWORD);
+    password = '${file:/etc/lbcore-lifestream/connect-secrets/x.properties:password}';
+    const [ref] = await connectorSecrets(app, new ConnectClient(url), 'lifestream-postgres-billing');
+    expect(ref).toMatchObject({ status: 'ok' });
   });
 
   it('Connect not answering says where it was looked for', async () => {

@@ -52,6 +52,7 @@ const idleStream: ChangeStream = {
   pause: () => undefined,
   resume: () => undefined,
   assignment: () => ({}),
+  joined: () => false,
 };
 
 describe.each(DIALECTS)('Debezium consumer batches on %s', (dialect) => {
