@@ -57,7 +57,8 @@ export async function startRig(
   count: number,
   extra: { queue?: object; capture?: object } = {},
 ): Promise<Rig> {
-  const name = `lifestream_bench_prop_${dialect}`;
+  // per process: two benchmarks on one shared machine must not drop each other's database
+  const name = `lifestream_bench_prop_${dialect}_${process.pid}`;
   const { url, knex } = await freshBillingDb(dialect, name, count);
   const sim = await startSimulator();
   const config = parseConfig({
