@@ -5,7 +5,15 @@ import { propagation } from './002_propagation.js';
 import { upsale } from './003_upsale.js';
 import { platformScan } from './004_platform_scan.js';
 import { debeziumCapture } from './005_debezium_capture.js';
+import { typedChangelog } from './007_typed_changelog.js';
 import type { Migration } from './types.js';
 
-export const migrations: Migration[] = [accountState, propagation, upsale, platformScan, debeziumCapture];
+export const migrations: Migration[] = [
+  accountState,
+  propagation,
+  upsale,
+  platformScan,
+  debeziumCapture,
+  typedChangelog,
+];
 export type { Migration, MigrationContext } from './types.js';

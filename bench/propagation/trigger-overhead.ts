@@ -11,7 +11,7 @@
 // Both write captured columns only: an update of a column the service doesn't read skips the
 // trigger's work and would flatter the figures.
 import type { Knex } from 'knex';
-import { installTriggerCapture, removeTriggerCapture } from '../../migrations/capture/index.js';
+import { captureNames, installTriggerCapture, removeTriggerCapture } from '../../migrations/capture/index.js';
 import { sqlDateTime } from '../../src/billing/sql-time.js';
 import type { Rig } from './rig.js';
 
@@ -116,7 +116,7 @@ async function compare(rig: Rig, measure: () => Promise<number>): Promise<Overhe
     without.push(await measure());
     await installTriggerCapture(rig.knex, ctx);
     withT.push(await measure());
-    await rig.knex(`${ctx.prefix}changelog`).delete();
+    await rig.knex(captureNames(ctx.prefix).changes).delete();
   }
   const withoutMs = Math.min(...without);
   const withMs = Math.min(...withT);

@@ -40,6 +40,8 @@ export interface Pipeline {
 }
 
 export interface PipelineOptions {
+  /** a database made by the caller (another server, its own users); the default is a fresh one */
+  database?: TestDatabase;
   /** extra config on top of the test defaults */
   config?: Record<string, unknown>;
   /** skip the initial sync --all */
@@ -77,7 +79,7 @@ export async function startPipeline(
   label: string,
   opts: PipelineOptions = {},
 ): Promise<Pipeline> {
-  const db = await createTestDatabase(dialect, label);
+  const db = opts.database ?? (await createTestDatabase(dialect, label));
   await createLanbillingSchema(db.knex, dialect);
   await loadSample(db.knex, dialect, new Date());
   const sim = await startSimulator({ port: 0 });
