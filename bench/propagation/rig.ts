@@ -64,8 +64,8 @@ export async function startRig(
   const config = parseConfig({
     billing: { client: dialect, connection: url, pool: { min: 0, max: 24 } },
     smotreshka: { url: sim.url, usernamePrefix: PREFIX, concurrency: 64, retries: 2 },
-    // MySQL has no NOTIFY: the poll is the wake-up, and this is its interval
-    capture: { pollIntervalMs: dialect === 'mysql' ? 50 : 500, ...extra.capture },
+    // the reader's own adaptive poll (capture.pollIntervalMs at its default) on both databases
+    capture: { ...extra.capture },
     queue: { concurrency: 48, ...extra.queue },
   });
   const app = createApp(config, silentLogger, { extraConnections: 4 });

@@ -312,10 +312,7 @@ export async function installMysql(knex: Knex, n: CaptureNames): Promise<string[
     const all = wanted(n);
     const live = await triggersOn(run);
     const liveByName = new Map(live.map((t) => [t.name, fingerprintOf(t)]));
-    const todo = new Set(problemsOf(all, liveByName, await readRecorded(knex, n.objects)).map((p) => p.name));
-    // a trigger whose definer was dropped makes the billing's writes fail: re-create it as this account
-    for (const t of live)
-      if (all.some((w) => w.name === t.name) && (await definerGone(run, t.definer))) todo.add(t.name);
+    const todo = new Set((await problemsMysql(run, knex, n, all, live)).map((p) => p.name));
     // every slot first, so that a refusal leaves the installed triggers as they were
     const slots = chooseSlots(
       live,
@@ -362,16 +359,38 @@ export async function captureTriggersMysql(knex: Knex, n: CaptureNames): Promise
   return onOneConnection(knex, async (run) => (await triggersOn(run)).filter((t) => ours.has(t.name)));
 }
 
+/**
+ * Missing, altered and outdated triggers, and those whose definer is gone (a trigger whose account
+ * was dropped makes every billing write that fires it fail: it must be re-created).
+ */
+async function problemsMysql(
+  run: Run,
+  knex: Knex,
+  n: CaptureNames,
+  all: WantedTrigger[],
+  live: LiveTrigger[],
+): Promise<ObjectProblem[]> {
+  const problems = problemsOf(
+    all,
+    new Map(live.map((t) => [t.name, fingerprintOf(t)])),
+    await readRecorded(knex, n.objects),
+  );
+  for (const t of live) {
+    const w = all.find((x) => x.name === t.name);
+    if (!w || problems.some((p) => p.name === t.name)) continue;
+    if (await definerGone(run, t.definer))
+      problems.push({ name: t.name, kind: 'trigger', table: w.table, problem: 'definer-gone' });
+  }
+  return problems;
+}
+
 /** What keeps capture from working as installed (empty = all in place and intact). */
 export async function inspectMysql(
   knex: Knex,
   n: CaptureNames,
 ): Promise<{ tableMissing: boolean; problems: ObjectProblem[] }> {
-  return onOneConnection(knex, async (run) => {
-    const live = new Map((await triggersOn(run)).map((t) => [t.name, fingerprintOf(t)]));
-    return {
-      tableMissing: !(await hasTable(run, n.changes)),
-      problems: problemsOf(wanted(n), live, await readRecorded(knex, n.objects)),
-    };
-  });
+  return onOneConnection(knex, async (run) => ({
+    tableMissing: !(await hasTable(run, n.changes)),
+    problems: await problemsMysql(run, knex, n, wanted(n), await triggersOn(run)),
+  }));
 }

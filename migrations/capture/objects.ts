@@ -26,7 +26,8 @@ export interface RecordedObject {
   fingerprint: string;
 }
 
-export type ObjectProblemKind = 'missing' | 'altered' | 'outdated';
+/** definer-gone: MySQL/MariaDB, the account a trigger runs as no longer exists */
+export type ObjectProblemKind = 'missing' | 'altered' | 'outdated' | 'definer-gone';
 
 export interface ObjectProblem {
   name: string;
@@ -109,5 +110,7 @@ export function describeProblem(p: ObjectProblem): string {
       return `capture ${what} is no longer what the service installed (changed or recreated since): \`lbcore-lifestream migrate\` restores it`;
     case 'outdated':
       return `capture ${what} is from an older release of the service: \`lbcore-lifestream migrate\` replaces it`;
+    case 'definer-gone':
+      return `capture ${what} runs as an account that no longer exists: every billing write there fails (error 1449); \`lbcore-lifestream migrate\` re-creates it under the account that runs it`;
   }
 }

@@ -49,7 +49,7 @@ export async function migrateUp(knex: Knex, ctx: MigrationContext): Promise<stri
       const done = await installTriggerCapture(knex, ctx);
       const why = new Map(found.problems.map((p) => [p.name, p.problem]));
       applied.push(
-        `capture objects restored: ${done.map((name) => `${name} (${why.get(name) ?? 'definer gone'})`).join(', ') || 'the change log'}`,
+        `capture objects restored: ${done.map((name) => `${name} (${why.get(name) ?? 'missing'})`).join(', ') || 'the change log'}`,
       );
     }
   } else {

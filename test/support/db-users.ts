@@ -12,6 +12,7 @@
 // loaded; tables starting with `prefix` are the service's, not the billing's.
 import { randomBytes } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
+import { openBilling } from '../../src/billing/connect.js';
 import { CAPTURED_TABLES } from '../../src/capture/types.js';
 import type { TestDatabase } from './db.js';
 
@@ -63,11 +64,21 @@ async function createUser(
     user,
     url: urlAs(db, user, password),
     async drop() {
-      if (db.dialect === 'pg') {
-        await k.raw(`DROP OWNED BY ${qp(user)}`).catch(() => undefined);
-        await k.raw(`DROP ROLE IF EXISTS ${qp(user)}`);
-      } else {
-        await k.raw(`DROP USER '${user}'@'%'`).catch(() => undefined);
+      // users are the server's, not the database's: dropped through the server's own database
+      // (the test database may be gone by now, and its privileges with it)
+      const u = new URL(db.url);
+      u.pathname = db.dialect === 'pg' ? '/postgres' : '/mysql';
+      const admin = openBilling(db.dialect, u.toString(), { min: 0, max: 1 });
+      try {
+        if (db.dialect === 'pg') {
+          await admin.raw(`DROP ROLE IF EXISTS ${qp(user)}`).catch(async () => {
+            // still owns privileges in the live test database
+            await k.raw(`DROP OWNED BY ${qp(user)}`);
+            await admin.raw(`DROP ROLE IF EXISTS ${qp(user)}`);
+          });
+        } else await admin.raw(`DROP USER '${user}'@'%'`).catch(() => undefined);
+      } finally {
+        await admin.destroy();
       }
     },
   };

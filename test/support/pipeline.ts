@@ -40,7 +40,7 @@ export interface Pipeline {
 }
 
 export interface PipelineOptions {
-  /** a database made by the caller (another server, its own users); the default is a fresh one */
+  /** a database the caller prepared, schema and sample loaded (another server, its own users) */
   database?: TestDatabase;
   /** extra config on top of the test defaults */
   config?: Record<string, unknown>;
@@ -80,8 +80,10 @@ export async function startPipeline(
   opts: PipelineOptions = {},
 ): Promise<Pipeline> {
   const db = opts.database ?? (await createTestDatabase(dialect, label));
-  await createLanbillingSchema(db.knex, dialect);
-  await loadSample(db.knex, dialect, new Date());
+  if (!opts.database) {
+    await createLanbillingSchema(db.knex, dialect);
+    await loadSample(db.knex, dialect, new Date());
+  }
   const sim = await startSimulator({ port: 0 });
   const config = testConfig(dialect, db.url, sim.url, opts.config);
   const logger = opts.logger ?? silentLogger;
