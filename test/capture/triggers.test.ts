@@ -7,6 +7,10 @@
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureNames, inspectTriggerCapture } from '../../migrations/capture/index.js';
+import { triggerCaptureProblems } from '../../src/capture/triggers/checks.js';
+import { CaptureWatch } from '../../src/capture/triggers/watch.js';
+import type { Logger } from '../../src/log.js';
+import { checkHealth } from '../../src/ops/health.js';
 import { ChangeLog } from '../../src/state/changelog.js';
 import { migrateDown, migrateUp } from '../../src/state/migrate.js';
 import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
@@ -389,4 +393,40 @@ describe.each(SERVERS)('capture triggers on $label', ({ dialect, server }) => {
       expect(await logged(db.knex)).toEqual([`vgroups:U:vg_id=${svc.vgId}`]);
     },
   );
+  it('run notices a dropped capture trigger: an error in its log at each check, a problem on /health', async () => {
+    await migrateUp(db.knex, ctx);
+    const victim = N.trigger('vgroups', 'upd');
+    await db.knex.raw(dialect === 'pg' ? `DROP TRIGGER ${victim} ON vgroups` : `DROP TRIGGER ${victim}`);
+    const errors: unknown[] = [];
+    const logger = { error: (o: unknown) => errors.push(o), warn: () => undefined } as unknown as Logger;
+    const watch = new CaptureWatch({
+      check: () => triggerCaptureProblems(db.knex, ctx),
+      logger,
+      intervalMs: 50,
+    });
+    watch.start();
+    try {
+      await expect.poll(() => errors.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+      const health = await checkHealth({
+        pingBilling: async () => undefined,
+        captureLagMs: async () => null,
+        pendingCount: async () => 0,
+        parkedCount: async () => 0,
+        platform: () => ({ reachable: true }) as never,
+        role: () => 'active',
+        captureMode: 'triggers',
+        captureProblems: () => watch.problems(),
+        startedAt: new Date(),
+      });
+      expect(health.healthy).toBe(false);
+      expect(health.problems).toEqual([
+        `capture trigger ${victim} on vgroups is missing (a LANBilling upgrade drops triggers it doesn't know): changes there are not captured; \`lbcore-lifestream migrate\` restores it`,
+      ]);
+      expect(errors[0]).toEqual({ problem: health.problems[0] });
+    } finally {
+      await watch.stop();
+    }
+    await migrateUp(db.knex, ctx);
+    expect(await triggerCaptureProblems(db.knex, ctx)).toEqual([]);
+  });
 });
