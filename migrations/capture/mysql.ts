@@ -34,7 +34,7 @@ import type { Knex } from 'knex';
 import { CAPTURED_COLUMNS, CHANGE_KEYS } from '../../src/capture/columns.js';
 import { accountOf } from '../../src/capture/triggers/grants.js';
 import { CAPTURED_TABLES, type CapturedTable } from '../../src/capture/types.js';
-import { type CaptureNames, EVENT, type RowOp } from './names.js';
+import { type CaptureNames, EVENT, OP_CODE, type RowOp } from './names.js';
 import {
   createObjectsTable,
   type ObjectProblem,
@@ -46,7 +46,6 @@ import {
 } from './objects.js';
 import { captureRefusal, parseMysqlVersion, type ServerVersion, severalTriggersPerSlot } from './version.js';
 
-const OP_CODE: Record<RowOp, string> = { ins: 'I', upd: 'U', del: 'D' };
 /** tables whose key is their own AUTO_INCREMENT id: 0 in a BEFORE INSERT trigger */
 const SELF_KEYED = new Set<CapturedTable>(['vgroups', 'agreements', 'accounts']);
 

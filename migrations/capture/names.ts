@@ -12,6 +12,9 @@ export const EVENT: Record<RowOp, 'INSERT' | 'UPDATE' | 'DELETE'> = {
   del: 'DELETE',
 };
 
+/** the change log's `op` column */
+export const OP_CODE: Record<RowOp, 'I' | 'U' | 'D'> = { ins: 'I', upd: 'U', del: 'D' };
+
 export interface CaptureNames {
   /** the change log: one small typed row per changed key (see migrations/capture/README) */
   changes: string;

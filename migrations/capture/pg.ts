@@ -25,7 +25,7 @@
 import type { Knex } from 'knex';
 import { CAPTURED_COLUMNS, CHANGE_KEYS, PRIMARY_KEYS } from '../../src/capture/columns.js';
 import { CAPTURED_TABLES, type CapturedTable } from '../../src/capture/types.js';
-import { type CaptureNames, EVENT, type RowOp } from './names.js';
+import { type CaptureNames, EVENT, OP_CODE, type RowOp } from './names.js';
 import {
   createObjectsTable,
   type ObjectProblem,
@@ -38,7 +38,6 @@ import {
 import { captureRefusal, parsePgVersionNum } from './version.js';
 
 const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
-const OP_CODE: Record<RowOp, string> = { ins: 'I', upd: 'U', del: 'D' };
 
 async function currentSchema(knex: Knex): Promise<string> {
   const r = await knex.raw('SELECT current_schema() AS s');

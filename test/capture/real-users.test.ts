@@ -18,7 +18,7 @@ import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
 import { loadSample, SAMPLE } from '../fixture/sample.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { billingSession, createBillingUser, createServiceUser, type DbUser } from '../support/db-users.js';
-import { LEGACY } from '../support/legacy.js';
+import { TRIGGER_SERVERS } from '../support/legacy.js';
 import { type Pipeline, startPipeline, USERNAME_PREFIX } from '../support/pipeline.js';
 
 const A = SAMPLE.accounts;
@@ -26,16 +26,7 @@ const T = TARIFFS;
 const user = (login: string) => `${USERNAME_PREFIX}${login}`;
 const at = (offsetMs: number) => sqlDateTime(new Date(Date.now() + offsetMs));
 
-type Server = { dialect: 'pg' | 'mysql'; server: 'current' | 'legacy'; label: string };
-const SERVERS: Server[] = [
-  { dialect: 'pg', server: 'current', label: 'PostgreSQL' },
-  { dialect: 'mysql', server: 'current', label: 'MariaDB 10.11' },
-  ...(LEGACY
-    ? [{ dialect: 'mysql', server: 'legacy', label: 'MariaDB 10.1 (STATEMENT binlog)' } as const]
-    : []),
-];
-
-describe.each(SERVERS)(
+describe.each(TRIGGER_SERVERS)(
   "the billing's and the service's own users on $label",
   ({ dialect, server, label }) => {
     let db: TestDatabase;

@@ -17,22 +17,13 @@ import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
 import { loadSample, SAMPLE } from '../fixture/sample.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { billingSession, createBillingUser, type DbUser } from '../support/db-users.js';
-import { LEGACY } from '../support/legacy.js';
+import { TRIGGER_SERVERS } from '../support/legacy.js';
 import { installV1 } from './v1-capture.js';
 
 const PREFIX = 'lifestream_';
 const N = captureNames(PREFIX);
 const svc = SAMPLE.accounts.svcBasic;
 const other = SAMPLE.accounts.svcBlockedBalance;
-
-type Server = { dialect: 'pg' | 'mysql'; server: 'current' | 'legacy'; label: string };
-const SERVERS: Server[] = [
-  { dialect: 'pg', server: 'current', label: 'PostgreSQL' },
-  { dialect: 'mysql', server: 'current', label: 'MariaDB 10.11' },
-  ...(LEGACY
-    ? [{ dialect: 'mysql', server: 'legacy', label: 'MariaDB 10.1 (STATEMENT binlog)' } as const]
-    : []),
-];
 
 async function rowsOf(knex: Knex, dialect: string, sql: string, b: unknown[] = []) {
   const r = await knex.raw(sql, b as Knex.RawBinding[]);
@@ -82,7 +73,7 @@ async function logged(knex: Knex): Promise<string[]> {
     .sort();
 }
 
-describe.each(SERVERS)('capture triggers on $label', ({ dialect, server }) => {
+describe.each(TRIGGER_SERVERS)('capture triggers on $label', ({ dialect, server }) => {
   let db: TestDatabase;
   let billing: DbUser;
   let writer: Knex;

@@ -31,5 +31,17 @@ export async function legacyServerUp(): Promise<boolean> {
 /** Top-level await in a test file: `describe.runIf(LEGACY)(...)`. */
 export const LEGACY = await legacyServerUp();
 
-/** The servers a MySQL-family capture test runs on: the current MariaDB, and 10.1 when it runs. */
-export const MYSQL_SERVERS = (LEGACY ? ['current', 'legacy'] : ['current']) as ('current' | 'legacy')[];
+export interface TestServer {
+  dialect: 'pg' | 'mysql';
+  server: 'current' | 'legacy';
+  label: string;
+}
+
+/** Every server a trigger-capture test runs on: PostgreSQL, MariaDB 10.11 and, when it runs, 10.1. */
+export const TRIGGER_SERVERS: TestServer[] = [
+  { dialect: 'pg', server: 'current', label: 'PostgreSQL' },
+  { dialect: 'mysql', server: 'current', label: 'MariaDB 10.11' },
+  ...(LEGACY
+    ? [{ dialect: 'mysql', server: 'legacy', label: 'MariaDB 10.1 (STATEMENT binlog)' } as const]
+    : []),
+];
