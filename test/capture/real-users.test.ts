@@ -12,6 +12,7 @@ import { BlockCode } from '../../src/billing/types.js';
 import { withVgroupLocked } from '../../src/billing/write.js';
 import { silentLogger } from '../../src/log.js';
 import { runDoctor } from '../../src/ops/doctor.js';
+import { checkDebeziumServer } from '../../migrations/debezium/index.js';
 import { migrateUp } from '../../src/state/migrate.js';
 import { categoryIdx, TARIFFS } from '../fixture/catalogue.js';
 import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
@@ -134,6 +135,29 @@ describe.each(TRIGGER_SERVERS)(
       ]);
       if (server === 'legacy') expect(capture[0]!.detail).toMatch(/BEFORE slots.*lifestream_vgroups_upd/);
     });
+
+    it.runIf(server === 'legacy')(
+      'debezium mode: migrate and doctor say plainly that Debezium does not support this server',
+      async () => {
+        const ctx = { ...p.app.migration, captureMode: 'debezium' as const };
+        await expect(checkDebeziumServer(p.app.knex, ctx)).rejects.toThrow(
+          /Debezium 3\.x's MariaDB connector is tested against current MariaDB releases only.*10\.1\.23.*capture\.mode: triggers/,
+        );
+        const app = createApp(
+          { ...p.config, capture: { ...p.config.capture, mode: 'debezium' } },
+          silentLogger,
+        );
+        try {
+          const version = (await runDoctor(app)).find((c) => c.name === 'server version');
+          expect(version).toMatchObject({
+            status: 'fail',
+            detail: expect.stringMatching(/MariaDB connector.*capture\.mode: triggers/),
+          });
+        } finally {
+          await app.close();
+        }
+      },
+    );
 
     it.runIf(dialect === 'mysql')(
       "a dropped definer breaks the billing's writes; doctor names it; migrate as another account mends it",
