@@ -6,13 +6,13 @@
 // triggers' definer breaks the billing's writes until `migrate` re-creates them, as the README says.
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkDebeziumServer } from '../../migrations/debezium/index.js';
 import { createApp } from '../../src/app.js';
 import { sqlDateTime } from '../../src/billing/sql-time.js';
 import { BlockCode } from '../../src/billing/types.js';
 import { withVgroupLocked } from '../../src/billing/write.js';
 import { silentLogger } from '../../src/log.js';
 import { runDoctor } from '../../src/ops/doctor.js';
-import { checkDebeziumServer } from '../../migrations/debezium/index.js';
 import { migrateUp } from '../../src/state/migrate.js';
 import { categoryIdx, TARIFFS } from '../fixture/catalogue.js';
 import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
@@ -143,7 +143,7 @@ describe.each(TRIGGER_SERVERS)(
         await expect(checkDebeziumServer(p.app.knex, ctx)).rejects.toThrow(
           /Debezium 3\.x's MariaDB connector is tested against current MariaDB releases only.*10\.1\.23.*capture\.mode: triggers/,
         );
-        const app = createApp(
+        const app = await createApp(
           { ...p.config, capture: { ...p.config.capture, mode: 'debezium' } },
           silentLogger,
         );
@@ -169,7 +169,7 @@ describe.each(TRIGGER_SERVERS)(
           billing('vgroups').where({ vg_id: A.svcBasic.vgId }).update({ blocked: 0 }),
         ).rejects.toThrow(/definer .*does not exist/);
         // doctor and migrate as the database's administrator (the service's own account is gone)
-        const admin = createApp(
+        const admin = await createApp(
           { ...p.config, billing: { ...p.config.billing, connection: db.url } },
           silentLogger,
         );
