@@ -2,8 +2,9 @@
 // working (or standing by while another holds the leader lock), the change log is being drained
 // (its oldest unhandled change is younger than MAX_LAG_MS), in trigger mode every capture trigger
 // is in place and as installed (a LANBilling upgrade may drop them; src/capture/triggers/watch.ts),
-// and the platform's last answer was not a transient failure. Parked accounts are reported but don't make the service unhealthy: they
-// are per-account problems an operator fixes in the billing, and the rest keeps flowing.
+// and the platform's last answer was not a transient failure. Parked accounts are reported but
+// don't make the service unhealthy: they are per-account problems an operator fixes in the
+// billing, and the rest keeps flowing.
 import type { FastifyInstance } from 'fastify';
 import type { PlatformStatus } from './platform-watch.js';
 
