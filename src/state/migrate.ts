@@ -14,7 +14,7 @@ import {
 } from '../../migrations/debezium/index.js';
 import { type MigrationContext, migrations } from '../../migrations/index.js';
 
-function migrator(knex: Knex, ctx: MigrationContext) {
+function migrator(_knex: Knex, ctx: MigrationContext) {
   const source: Knex.MigrationSource<(typeof migrations)[number]> = {
     getMigrations: async () => migrations,
     getMigrationName: (m) => m.name,
