@@ -1,11 +1,12 @@
 // `npx tsx bench/propagation.ts [pg|mysql ...]`: propagation figures in trigger mode, printed as
 // JSON on the last line (bench/run.ts collects it). Per database: change committed → platform call
 // latency at 200 changes/s, sustained account changes per second, reconciles for 1,000 changes to
-// one account, and the triggers' overhead on billing writes. Asserts nothing; see the design's
+// one account, the reader's CPU while idle, and the triggers' overhead on billing writes. Asserts nothing; see the design's
 // targets. Needs the databases; the simulator runs in its own process.
 import { cpus, loadavg } from 'node:os';
 import type { Dialect } from '../src/billing/connect.js';
 import { measureHotAccount } from './propagation/hot-account.js';
+import { measureIdle } from './propagation/idle.js';
 import { measureLatency } from './propagation/latency.js';
 import { startRig } from './propagation/rig.js';
 import { measureThroughput } from './propagation/throughput.js';
@@ -34,6 +35,8 @@ for (const dialect of dialects) {
       accountsOnPlatform: rig.accounts.length,
       pollIntervalMs: rig.app.config.capture.pollIntervalMs,
     };
+    log(`${dialect}: idle reader`);
+    r.idle = await measureIdle(rig);
     log(`${dialect}: latency at 200 changes/s`);
     r.latency = await measureLatency(rig, 200, 15);
     log(`${dialect}: throughput`);

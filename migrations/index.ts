@@ -6,6 +6,7 @@ import { upsale } from './003_upsale.js';
 import { platformScan } from './004_platform_scan.js';
 import { debeziumCapture } from './005_debezium_capture.js';
 import { upsaleBinding } from './006_upsale_binding.js';
+import { typedChangelog } from './007_typed_changelog.js';
 import type { Migration } from './types.js';
 
 export const migrations: Migration[] = [
@@ -15,5 +16,6 @@ export const migrations: Migration[] = [
   platformScan,
   debeziumCapture,
   upsaleBinding,
+  typedChangelog,
 ];
 export type { Migration, MigrationContext } from './types.js';

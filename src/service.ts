@@ -2,7 +2,7 @@
 // App, started in order and stopped in reverse. The command (src/commands/run.ts), the demo, the
 // tests and the benchmark all start the service through here.
 //
-//   billing commit ─ triggers → <prefix>changelog ─ NOTIFY/poll → ChangeLogReader ─┐
+//   billing commit ─ triggers → <prefix>changes ─ adaptive poll → ChangeLogReader ─┐
 //                                                                translate+enqueue ▼
 //   timers (next_at) ──────────────────────────────────────────────────→ <prefix>pending
 //                                                    PropagationQueue ─ reconcile ─→ platform
@@ -14,13 +14,14 @@
 // Kafka partitions into the same <prefix>pending table and reconciles from it, each account under
 // a cross-instance lock; the leader lock then only decides who runs the timers and the platform scan.
 import type { FastifyInstance } from 'fastify';
-import { captureNames, missingCaptureObjects } from '../migrations/capture/index.js';
+import { describeInspection, inspectTriggerCapture } from '../migrations/capture/index.js';
 import type { App } from './app.js';
 import { billingReader } from './billing/read.js';
 import { DebeziumCapture, debeziumNotReady } from './capture/debezium/capture.js';
 import { registerDebeziumMetrics } from './capture/debezium/metrics.js';
-import { ChangeListener } from './capture/triggers/listener.js';
+import { triggerCaptureProblems } from './capture/triggers/checks.js';
 import { ChangeLogReader } from './capture/triggers/reader.js';
+import { CaptureWatch } from './capture/triggers/watch.js';
 import { checkHealth, type HealthReport, healthRoutes } from './ops/health.js';
 import { createMetrics, metricsRoutes } from './ops/metrics.js';
 import { platformScanDeps, startPlatformScan } from './reconcile/platform-scan.js';
@@ -75,10 +76,10 @@ export async function preflight(app: App): Promise<void> {
     if (why) throw new NotReadyError(why);
     return;
   }
-  const missing = await missingCaptureObjects(knex, migration);
-  if (missing.length > 0) {
+  const problems = describeInspection(await inspectTriggerCapture(knex, migration), migration);
+  if (problems.length > 0) {
     throw new NotReadyError(
-      `trigger capture is not installed (missing: ${missing.join(', ')}): run \`lbcore-lifestream migrate\` with capture.mode: triggers`,
+      `trigger capture is not ready (${problems.join('; ')}): run \`lbcore-lifestream migrate\` with capture.mode: triggers`,
     );
   }
 }
@@ -137,16 +138,11 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
       debounceMs: config.capture.debounceMs,
     },
   });
-  const listener =
-    migration.dialect === 'pg' && !debezium
-      ? new ChangeListener({
-          connectionString: config.billing.connection,
-          channel: captureNames(migration.prefix).channel,
-          onNotify: () => reader.wake(),
-          onConnected: () => reader.wake(),
-          logger: log,
-        })
-      : null;
+  // trigger mode: a trigger a LANBilling upgrade dropped (or a dropped definer) is an error in the
+  // log every minute and a problem on /health until `migrate` restores it
+  const watch = debezium
+    ? null
+    : new CaptureWatch({ check: () => triggerCaptureProblems(knex, migration), logger: log });
 
   // the platform scan writes into the billing: like the queue, only the leader runs it
   let platformScan: { stop(): Promise<void> } | null = null;
@@ -159,7 +155,6 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     role = 'active';
     announcedStandby = false;
     if (!debezium) reader.start();
-    listener?.start();
     timers.start();
     queue.start();
     platformScan = startPlatformScan(
@@ -180,7 +175,6 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
     role = 'standby';
     await platformScan?.stop();
     platformScan = null;
-    await listener?.stop();
     await reader.stop();
     await timers.stop();
     // debezium mode: every instance's queue works, leader or not; it stops only with the service
@@ -230,6 +224,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
       role: () => role,
       captureMode: config.capture.mode,
       captureStatus: debezium ? () => debezium.status() : undefined,
+      captureProblems: () => watch?.problems() ?? [],
       startedAt,
     });
 
@@ -258,6 +253,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
       'consuming billing changes',
     );
   }
+  watch?.start();
   await lead();
 
   return {
@@ -281,6 +277,7 @@ export async function startService(app: App, opts: ServiceOptions = {}): Promise
       if (role === 'active') await deactivate();
       else if (debezium) await queue.stop(q.shutdownGraceMs);
       await debezium?.close();
+      await watch?.stop();
       await leader.release();
       log.info('stopped');
     },

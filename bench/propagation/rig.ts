@@ -57,14 +57,15 @@ export async function startRig(
   count: number,
   extra: { queue?: object; capture?: object } = {},
 ): Promise<Rig> {
-  const name = `lifestream_bench_prop_${dialect}`;
+  // per process: two benchmarks on one shared machine must not drop each other's database
+  const name = `lifestream_bench_prop_${dialect}_${process.pid}`;
   const { url, knex } = await freshBillingDb(dialect, name, count);
   const sim = await startSimulator();
   const config = parseConfig({
     billing: { client: dialect, connection: url, pool: { min: 0, max: 24 } },
     smotreshka: { url: sim.url, usernamePrefix: PREFIX, concurrency: 64, retries: 2 },
-    // MySQL has no NOTIFY: the poll is the wake-up, and this is its interval
-    capture: { pollIntervalMs: dialect === 'mysql' ? 50 : 500, ...extra.capture },
+    // the reader's own adaptive poll (capture.pollIntervalMs at its default) on both databases
+    capture: { ...extra.capture },
     queue: { concurrency: 48, ...extra.queue },
   });
   const app = await createApp(config, silentLogger, { extraConnections: 4 });

@@ -1,19 +1,28 @@
-// Trigger capture: the change-log table and the row triggers on the captured LANBilling tables
-// (pg.ts, mysql.ts). Installed by migration 002 in trigger mode, topped up by every `migrate` in
-// trigger mode (so a dropped trigger or a switch from debezium mode is repaired), removed by
-// `migrate --uninstall` whatever the mode.
+// Trigger capture: the typed change log and the triggers on the captured LANBilling tables (pg.ts,
+// mysql.ts), with the record of what was installed (objects.ts). Installed by migration 002 in
+// trigger mode, brought up to date by every `migrate` in trigger mode (a dropped or altered
+// trigger is restored, an older release's objects are replaced and its change log converted),
+// removed by `migrate --uninstall` whatever the mode.
 import type { Knex } from 'knex';
 import type { MigrationContext } from '../types.js';
-import { installMysql, missingMysql, removeMysql } from './mysql.js';
+import { inspectMysql, installMysql, precheckMysql, removeMysql } from './mysql.js';
 import { captureNames } from './names.js';
-import { installPg, missingPg, removePg } from './pg.js';
+import { describeProblem, type ObjectProblem } from './objects.js';
+import { checkPgServer, inspectPg, installPg, removePg } from './pg.js';
 
 export { type CaptureNames, captureNames } from './names.js';
+export { describeProblem, type ObjectProblem } from './objects.js';
 
-export async function installTriggerCapture(knex: Knex, ctx: MigrationContext): Promise<void> {
+/** Creates what is missing, replaces what is altered or outdated; returns what it (re)created. */
+export async function installTriggerCapture(knex: Knex, ctx: MigrationContext): Promise<string[]> {
   const n = captureNames(ctx.prefix);
-  if (ctx.dialect === 'pg') await installPg(knex, n);
-  else await installMysql(knex, n);
+  return ctx.dialect === 'pg' ? installPg(knex, n) : installMysql(knex, n);
+}
+
+/** Throws, before anything is created, when this server can't carry trigger capture (and why). */
+export async function precheckTriggerCapture(knex: Knex, ctx: MigrationContext): Promise<void> {
+  if (ctx.dialect === 'pg') await checkPgServer(knex);
+  else await precheckMysql(knex, captureNames(ctx.prefix));
 }
 
 export async function removeTriggerCapture(knex: Knex, ctx: MigrationContext): Promise<void> {
@@ -22,8 +31,27 @@ export async function removeTriggerCapture(knex: Knex, ctx: MigrationContext): P
   else await removeMysql(knex, n);
 }
 
-/** Capture objects (change log, triggers) that should exist but don't; empty when fully installed. */
-export async function missingCaptureObjects(knex: Knex, ctx: MigrationContext): Promise<string[]> {
+export interface CaptureInspection {
+  /** the change log itself is gone */
+  tableMissing: boolean;
+  /** triggers/functions missing, altered since installed, or from an older release */
+  problems: ObjectProblem[];
+}
+
+export async function inspectTriggerCapture(knex: Knex, ctx: MigrationContext): Promise<CaptureInspection> {
   const n = captureNames(ctx.prefix);
-  return ctx.dialect === 'pg' ? missingPg(knex, n) : missingMysql(knex, n);
+  return ctx.dialect === 'pg' ? inspectPg(knex, n) : inspectMysql(knex, n);
+}
+
+/** The inspection as operator messages (empty = capture intact). */
+export function describeInspection(i: CaptureInspection, ctx: MigrationContext): string[] {
+  const n = captureNames(ctx.prefix);
+  return [
+    ...(i.tableMissing
+      ? [
+          `the change log ${n.changes} is missing: nothing can be captured; \`lbcore-lifestream migrate\` creates it`,
+        ]
+      : []),
+    ...i.problems.map(describeProblem),
+  ];
 }

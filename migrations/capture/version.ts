@@ -1,8 +1,13 @@
-// Which database servers can carry the capture triggers. MySQL before 5.7.2 allows one trigger per
-// table, timing and event, and LANBilling already uses the AFTER slots of vgroups and agreements;
-// the row images need JSON_OBJECT, which MySQL has from 5.7.8 (so 5.7.8 is the real floor there),
-// MariaDB from 10.2.3 — the same release that allows several triggers per event. PostgreSQL needs
-// 13 for pg_current_xact_id() (the xid8 transaction id written with each change).
+// Which database servers can carry the capture triggers, and what they allow.
+//
+// The change log is typed (small integer keys, no JSON) and every trigger fits the one slot a
+// server of the MySQL 5.6 era allows per table, timing and event, so the floors are set by the
+// service's own tables rather than by the triggers: fractional-second DATETIMEs (MySQL 5.6.4;
+// MariaDB has them since 5.3, and 10.0 is the oldest MariaDB the vendor's releases met). MySQL
+// 5.5 lacks them. PostgreSQL 13 is the oldest release supported (statement-level triggers with
+// transition tables exist since 10).
+//
+// Debezium mode is another matter: what its connectors support (see debeziumRefusal).
 
 export interface ServerVersion {
   flavour: 'mysql' | 'mariadb' | 'postgresql';
@@ -32,32 +37,69 @@ export function parsePgVersionNum(text: string): ServerVersion {
   return { flavour: 'postgresql', major: Math.floor(n / 10000), minor: n % 10000, patch: 0 };
 }
 
-const FLOORS: Record<ServerVersion['flavour'], [number, number, number]> = {
-  mysql: [5, 7, 8],
-  mariadb: [10, 2, 3],
-  postgresql: [13, 0, 0],
-};
+type Triple = [number, number, number];
 
-const WHY: Record<ServerVersion['flavour'], string> = {
-  mysql: 'several triggers per table and event (5.7.2) and JSON_OBJECT (5.7.8)',
-  mariadb: 'several triggers per table and event, and JSON_OBJECT',
-  postgresql: 'pg_current_xact_id()',
-};
-
-/** null when the server can carry the triggers, else the message to refuse it with. */
-export function captureRefusal(v: ServerVersion): string | null {
-  const floor = FLOORS[v.flavour];
+function atLeast(v: ServerVersion, floor: Triple): boolean {
   const have = [v.major, v.minor, v.patch];
-  for (let i = 0; i < 3; i++) {
-    if (have[i]! > floor[i]!) return null;
-    if (have[i]! < floor[i]!) {
-      const name = { mysql: 'MySQL', mariadb: 'MariaDB', postgresql: 'PostgreSQL' }[v.flavour];
-      return (
-        `trigger capture needs ${name} >= ${floor.join('.')} (${WHY[v.flavour]}); this server is ` +
-        `${v.major}.${v.minor}${v.flavour === 'postgresql' ? '' : `.${v.patch}`}. ` +
-        'Upgrade the server, or use capture.mode: debezium.'
-      );
-    }
+  for (let i = 0; i < 3; i++) if (have[i] !== floor[i]) return have[i]! > floor[i]!;
+  return true;
+}
+
+const NAME = { mysql: 'MySQL', mariadb: 'MariaDB', postgresql: 'PostgreSQL' } as const;
+
+export function describeVersion(v: ServerVersion): string {
+  return `${NAME[v.flavour]} ${v.major}.${v.minor}${v.flavour === 'postgresql' ? '' : `.${v.patch}`}`;
+}
+
+const FLOORS: Record<ServerVersion['flavour'], { floor: Triple; why: string }> = {
+  mysql: { floor: [5, 6, 4], why: 'fractional-second DATETIME columns in its own tables' },
+  mariadb: { floor: [10, 0, 0], why: 'the oldest MariaDB it supports' },
+  postgresql: { floor: [13, 0, 0], why: 'the oldest PostgreSQL it supports' },
+};
+
+/** null when the server can carry trigger capture, else the message to refuse it with. */
+export function captureRefusal(v: ServerVersion): string | null {
+  const { floor, why } = FLOORS[v.flavour];
+  if (atLeast(v, floor)) return null;
+  const shown = v.flavour === 'postgresql' ? String(floor[0]) : floor.join('.');
+  return (
+    `lbcore-lifestream needs ${NAME[v.flavour]} >= ${shown} (${why}); this server is ${describeVersion(v)}. ` +
+    'Upgrade the server.'
+  );
+}
+
+/**
+ * MySQL before 5.7.2 and MariaDB before 10.2.3 allow one trigger per table, timing and event, and
+ * LANBilling's own triggers hold some of those slots: the capture triggers then take a free one.
+ */
+export function severalTriggersPerSlot(v: ServerVersion): boolean {
+  if (v.flavour === 'postgresql') return true;
+  return atLeast(v, v.flavour === 'mysql' ? [5, 7, 2] : [10, 2, 3]);
+}
+
+/**
+ * null when Debezium's connector for this server is meant to work with it, else what it supports.
+ * Debezium 3.x's MySQL connector is tested against MySQL 8.0 and later: MySQL 5.7 is best effort
+ * since Debezium 2.5 (DBZ-6874), and the MySQL driver it ships since 2.6 doesn't connect to 5.x
+ * servers (DBZ-7652). Its MariaDB connector is tested against current MariaDB releases only (the
+ * Debezium release overview lists them), and a MariaDB of the 10.1 era also defaults to the
+ * STATEMENT binlog that no Debezium connector reads.
+ */
+export function debeziumRefusal(v: ServerVersion): string | null {
+  if (v.flavour === 'postgresql') return null;
+  if (v.flavour === 'mysql' && !atLeast(v, [8, 0, 0])) {
+    return (
+      `Debezium 3.x's MySQL connector supports MySQL 8.0 and later; this server is ${describeVersion(v)} ` +
+      '(MySQL 5.7 is best effort only since Debezium 2.5, DBZ-6874, and the driver Debezium ships since 2.6 ' +
+      'cannot connect to MySQL 5.x, DBZ-7652). Use capture.mode: triggers on this server.'
+    );
+  }
+  if (v.flavour === 'mariadb' && !atLeast(v, [10, 2, 3])) {
+    return (
+      `Debezium 3.x's MariaDB connector is tested against current MariaDB releases only (see the Debezium ` +
+      `release overview); this server is ${describeVersion(v)}. Use capture.mode: triggers on this server ` +
+      '(it fits its one trigger per table, timing and event).'
+    );
   }
   return null;
 }

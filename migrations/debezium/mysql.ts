@@ -3,6 +3,7 @@
 // are server settings (my.cnf, a restart for some) that `migrate` can't and mustn't change, so it
 // checks them and refuses with the exact lines to set.
 import type { Knex } from 'knex';
+import { debeziumRefusal, parseMysqlVersion } from '../capture/version.js';
 import { createCaptureErrorsTable } from './errors-table.js';
 import type { DebeziumNames } from './names.js';
 
@@ -50,6 +51,10 @@ export function binlogProblems(s: BinlogSettings): string[] {
 }
 
 export async function checkMysqlForDebezium(knex: Knex): Promise<void> {
+  // what Debezium's connectors support comes first: no my.cnf line makes MySQL 5.6 streamable
+  const [[{ v }]] = (await knex.raw('SELECT VERSION() AS v')) as [[{ v: string }]];
+  const unsupported = debeziumRefusal(parseMysqlVersion(String(v)));
+  if (unsupported) throw new Error(unsupported);
   const problems = binlogProblems(await readBinlogSettings(knex));
   if (problems.length)
     throw new Error(`MySQL/MariaDB is not ready for Debezium capture: ${problems.join('; ')}`);

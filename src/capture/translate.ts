@@ -12,10 +12,11 @@
 // The fan-out tables are filtered by column (columns.ts): an UPDATE that changes none of the columns
 // the service reads (a card's phone, an agreement's last_mod_date) queues nothing, because on a big
 // card or catalogue row one pointless change would mean thousands of reconciles. The capture
-// triggers already skip such updates; Debezium streams every update, so the filter is here too.
-// Inserts and deletes always count.
+// triggers already skip such updates and log only the key; Debezium streams every update with full
+// images, so the filter is here too. An image without the columns (the change log's key-only rows)
+// proves nothing and counts. Inserts and deletes always count.
 import type { PendingEntry } from '../state/pending.js';
-import { CAPTURED_COLUMNS } from './columns.js';
+import { CAPTURED_COLUMNS, CHANGE_KEYS, type KeyColumn } from './columns.js';
 import type { CapturedTable, ChangeEvent } from './types.js';
 
 /** The billing lookups the fan-out needs (src/billing/read.ts implements them). */
@@ -32,11 +33,17 @@ export const RELEVANT_COLUMNS: Partial<Record<CapturedTable, readonly string[]>>
   service_categories: CAPTURED_COLUMNS.service_categories,
 };
 
-/** False for an UPDATE that changed none of the table's relevant columns. */
+/** False for an UPDATE whose images show that none of the table's relevant columns changed. */
 export function matters(e: ChangeEvent): boolean {
   const columns = RELEVANT_COLUMNS[e.table];
-  if (!columns || e.op !== 'update' || !e.before || !e.after) return true;
-  return columns.some((c) => !sameValue(e.before![c], e.after![c]));
+  const { before, after } = e;
+  if (!columns || e.op !== 'update' || !before || !after) return true;
+  const shown = columns.filter((c) => c in before && c in after);
+  if (shown.some((c) => !sameValue(before[c], after[c]))) return true;
+  // only the key to compare (the change log's rows: the trigger already compared the columns)
+  // proves nothing: the change counts
+  const keys = CHANGE_KEYS[e.table];
+  return shown.every((c) => keys.includes(c as KeyColumn));
 }
 
 function sameValue(a: unknown, b: unknown): boolean {

@@ -1,9 +1,16 @@
 // First diagnostics: each check says what it looked at and, when something is wrong, what to do.
 // Pure reporting; it changes nothing.
+import {
+  captureRefusal,
+  debeziumRefusal,
+  parseMysqlVersion,
+  type ServerVersion,
+} from '../../migrations/capture/version.js';
 import type { App } from '../app.js';
 import { missingTables, serverVersion, tvCategoryUuids } from '../billing/catalogue.js';
 import { databaseWallNow } from '../billing/clock-discovery.js';
 import { debeziumChecks } from '../capture/debezium/doctor.js';
+import { triggerChecks } from '../capture/triggers/doctor.js';
 import { redactUrl } from '../config.js';
 import { PlatformError } from '../smotreshka/errors.js';
 import { migrationStatus } from '../state/migrate.js';
@@ -27,10 +34,8 @@ export async function runDoctor(app: App): Promise<Check[]> {
     const v = await serverVersion(knex, config.billing.client);
     billingUp = true;
     add('billing database', 'ok', `${v.product} ${v.version} at ${redactUrl(config.billing.connection)}`);
-    const tooOld = v.product === 'MariaDB' ? older(v.version, '10.2.3') : v.product === 'MySQL' ? older(v.version, '5.7.2') : false;
-    if (tooOld && config.capture.mode === 'triggers') {
-      add('trigger support', 'fail', `${v.product} ${v.version} allows one trigger per table and event; trigger mode needs MySQL >= 5.7.2 or MariaDB >= 10.2.3 (or use capture.mode: debezium)`);
-    }
+    const refusal = serverRefusal(v, config.capture.mode);
+    if (refusal) add('server version', 'fail', refusal);
   } catch (err) {
     add('billing database', 'fail', `cannot connect to ${redactUrl(config.billing.connection)}: ${(err as Error).message}`);
   }
@@ -96,16 +101,24 @@ export async function runDoctor(app: App): Promise<Check[]> {
     }
   }
 
-  // 4. debezium mode: the connector, Kafka, and messages the consumer could not read
+  // 4. capture: trigger mode's triggers and their definer; debezium mode's connector, Kafka, and
+  //    messages the consumer could not read
+  if (billingUp && config.capture.mode === 'triggers') checks.push(...(await triggerChecks(app)));
   if (billingUp && config.capture.mode === 'debezium') checks.push(...(await debeziumChecks(app)));
   return checks;
 }
 
-function older(version: string, min: string): boolean {
-  const a = version.split('.').map(Number);
-  const b = min.split('.').map(Number);
-  for (let i = 0; i < 3; i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
-  }
-  return false;
+/** Why this server can't carry the configured capture mode (null = it can). */
+function serverRefusal(server: { product: string; version: string }, mode: 'triggers' | 'debezium'): string | null {
+  const v =
+    server.product === 'PostgreSQL'
+      ? parsePgVersionText(server.version)
+      : parseMysqlVersion(`${server.version}-${server.product}`);
+  if (!v) return null;
+  return captureRefusal(v) ?? (mode === 'debezium' ? debeziumRefusal(v) : null);
+}
+
+function parsePgVersionText(version: string): ServerVersion | null {
+  const m = /^(\d+)(?:\.(\d+))?/.exec(version);
+  return m ? { flavour: 'postgresql', major: Number(m[1]), minor: Number(m[2] ?? 0), patch: 0 } : null;
 }

@@ -1,8 +1,10 @@
 // GET /health: is propagation working? Healthy = the billing database answers, this instance is
 // working (or standing by while another holds the leader lock), the change log is being drained
-// (its oldest unhandled change is younger than MAX_LAG_MS) and the platform's last answer was not
-// a transient failure. Parked accounts are reported but don't make the service unhealthy: they
-// are per-account problems an operator fixes in the billing, and the rest keeps flowing.
+// (its oldest unhandled change is younger than MAX_LAG_MS), in trigger mode every capture trigger
+// is in place and as installed (a LANBilling upgrade may drop them; src/capture/triggers/watch.ts),
+// and the platform's last answer was not a transient failure. Parked accounts are reported but
+// don't make the service unhealthy: they are per-account problems an operator fixes in the
+// billing, and the rest keeps flowing.
 import type { FastifyInstance } from 'fastify';
 import type { PlatformStatus } from './platform-watch.js';
 
@@ -20,6 +22,8 @@ export interface HealthSources {
   captureMode: string;
   /** debezium mode: the connector watch and the consumer group membership (capture/debezium/capture.ts) */
   captureStatus?: () => { problems: string[]; detail: Record<string, unknown> };
+  /** trigger mode: what is wrong with the capture objects (missing, altered, a dropped definer) */
+  captureProblems?(): string[];
   startedAt: Date;
 }
 
@@ -28,7 +32,7 @@ export interface HealthReport {
   role: 'active' | 'standby';
   uptimeSeconds: number;
   billing: { reachable: boolean; error?: string };
-  capture: { mode: string; lagMs: number | null; [detail: string]: unknown };
+  capture: { mode: string; lagMs: number | null; problems: string[]; [detail: string]: unknown };
   queue: { pending: number | null };
   parked: number | null;
   platform: PlatformStatus;
@@ -55,6 +59,8 @@ export async function checkHealth(s: HealthSources): Promise<HealthReport> {
   if (ping.error) problems.push(`billing database: ${ping.error}`);
   if (lag.value !== null && lag.value > MAX_LAG_MS)
     problems.push(`capture lag ${Math.round(lag.value / 1000)} s`);
+  const captureProblems = s.captureProblems?.() ?? [];
+  problems.push(...captureProblems);
   if (platform.reachable === false) problems.push(`platform: ${platform.lastError ?? 'unreachable'}`);
   const capture = s.captureStatus?.() ?? { problems: [], detail: {} };
   problems.push(...capture.problems.map((p) => `capture: ${p}`));
@@ -63,7 +69,7 @@ export async function checkHealth(s: HealthSources): Promise<HealthReport> {
     role: s.role(),
     uptimeSeconds: Math.round((Date.now() - s.startedAt.getTime()) / 1000),
     billing: ping.error ? { reachable: false, error: ping.error } : { reachable: true },
-    capture: { mode: s.captureMode, lagMs: lag.value, ...capture.detail },
+    capture: { mode: s.captureMode, lagMs: lag.value, problems: captureProblems, ...capture.detail },
     queue: { pending: pending.value },
     parked: parked.value,
     platform,

@@ -1,50 +1,65 @@
 // The change log written by the capture triggers (migrations/capture/): reading a batch, deleting
 // what was handled, and its age for /health. Rows are deleted once their accounts are durably
-// queued, so the table holds exactly the changes not yet handled.
+// queued, so the table holds exactly the changes not yet handled. One row = one changed key of one
+// captured table (columns.ts: CHANGE_KEYS); the same columns on every server, only the row's own
+// key differs: an identity `id` on PostgreSQL, (created_at, conn_id, seq) on MySQL/MariaDB, where
+// an AUTO_INCREMENT would make every billing statement "unsafe" under a STATEMENT binlog.
+//
+// Locks. The billing's writers must never wait for the reader. Reading is a plain consistent read
+// (no lock at all); deleting names each row by its full primary key, so InnoDB locks exactly those
+// records (a unique-key equality takes no gap lock) and the triggers' inserts of new rows proceed
+// while the batch transaction is open, at the server's default REPEATABLE READ. READ COMMITTED
+// isn't needed for that, and isn't allowed under binlog_format=STATEMENT (error 1665) anyway.
+// PostgreSQL takes no such locks.
 import type { Knex } from 'knex';
 import { captureNames } from '../../migrations/capture/index.js';
+import { CHANGE_KEYS, KEY_COLUMNS } from '../capture/columns.js';
 import { CAPTURED_TABLES, type CapturedTable, type ChangeEvent } from '../capture/types.js';
 
 export interface ChangeRow {
-  /** bigint: kept as a string */
-  id: string;
+  /** the row's own key: the id (PostgreSQL) or "created_at|conn_id|seq" (MySQL) */
+  handle: string;
   event: ChangeEvent | null;
-  /** why `event` is null: the row can't be read (a table we don't capture, broken JSON) */
+  /** why `event` is null: the row can't be read (a table we don't capture, a missing key) */
   unreadable?: string;
 }
 
 const OPS: Record<string, ChangeEvent['op']> = { I: 'insert', U: 'update', D: 'delete' };
 const TABLES = new Set<string>(CAPTURED_TABLES);
+/** rows per DELETE: an OR of primary-key equalities the optimizer turns into point lookups */
+const DELETE_CHUNK = 200;
 
-function image(v: unknown): Record<string, unknown> | null {
-  if (v === null || v === undefined) return null;
-  // jsonb arrives parsed from PostgreSQL, LONGTEXT as text from MySQL
-  const parsed = typeof v === 'string' ? JSON.parse(v) : v;
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new Error('row image is not a JSON object');
-  return parsed as Record<string, unknown>;
-}
-
-export function toChangeRow(r: Record<string, unknown>): ChangeRow {
-  const id = String(r.id);
+/**
+ * A change-log row → the event translate() takes: the key as the row's image (before for a
+ * delete, after for an insert, both for an update). translate's matters() knows such a key-only
+ * image proves nothing about other columns, and counts the change.
+ */
+export function toChangeRow(r: Record<string, unknown>, handle: string): ChangeRow {
   try {
     const table = String(r.table_name);
     const op = OPS[String(r.op)];
     if (!TABLES.has(table)) throw new Error(`table "${table}" is not captured`);
     if (!op) throw new Error(`unknown operation "${String(r.op)}"`);
+    const key: Record<string, number> = {};
+    for (const column of CHANGE_KEYS[table as CapturedTable]) {
+      const v = r[column];
+      const n = typeof v === 'number' ? v : Number(v);
+      if (v === null || v === undefined || !Number.isSafeInteger(n)) throw new Error(`no ${column}`);
+      key[column] = n;
+    }
     return {
-      id,
+      handle,
       event: {
         table: table as CapturedTable,
         op,
-        before: image(r.row_before),
-        after: image(r.row_after),
-        position: `changelog:${id}`,
+        before: op === 'insert' ? null : key,
+        after: op === 'delete' ? null : key,
+        position: `changelog:${handle}`,
         committedAt: r.created_at instanceof Date ? r.created_at : null,
       },
     };
   } catch (err) {
-    return { id, event: null, unreadable: (err as Error).message };
+    return { handle, event: null, unreadable: (err as Error).message };
   }
 }
 
@@ -56,31 +71,55 @@ export class ChangeLog {
     prefix: string,
     readonly dialect: 'pg' | 'mysql',
   ) {
-    this.table = captureNames(prefix).changelog;
+    this.table = captureNames(prefix).changes;
   }
 
-  /** The oldest `limit` rows visible to `trx`, in id order. */
+  private get order(): string[] {
+    return this.dialect === 'pg' ? ['id'] : ['created_at', 'conn_id', 'seq'];
+  }
+
+  /** The oldest `limit` rows visible to `trx`, oldest first. A plain read: it locks nothing. */
   async read(trx: Knex.Transaction, limit: number): Promise<ChangeRow[]> {
-    const rows = await trx(this.table)
-      .select('id', 'table_name', 'op', 'row_before', 'row_after', 'created_at')
-      .orderBy('id')
-      .limit(limit);
-    return rows.map(toChangeRow);
+    const select: (string | Knex.Raw)[] = ['table_name', 'op', ...KEY_COLUMNS, 'created_at'];
+    if (this.dialect === 'pg') select.push('id');
+    // microseconds survive as text; a JS Date would round them off and miss the row on delete
+    else
+      select.push(
+        trx.raw("DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f') AS created_key"),
+        'conn_id',
+        'seq',
+      );
+    let query = trx(this.table).select(select);
+    for (const column of this.order) query = query.orderBy(column);
+    const rows = await query.limit(limit);
+    return rows.map((r) =>
+      toChangeRow(r, this.dialect === 'pg' ? String(r.id) : `${r.created_key}|${r.conn_id}|${r.seq}`),
+    );
   }
 
-  async remove(trx: Knex.Transaction, ids: string[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += 1000)
-      await trx(this.table)
-        .whereIn('id', ids.slice(i, i + 1000))
-        .delete();
+  /** Deletes the rows read by `read` (by their full primary key: only those records are locked). */
+  async remove(trx: Knex.Transaction, rows: ChangeRow[]): Promise<void> {
+    const handles = rows.map((r) => r.handle);
+    for (let i = 0; i < handles.length; i += DELETE_CHUNK) {
+      const chunk = handles.slice(i, i + DELETE_CHUNK);
+      if (this.dialect === 'pg') {
+        await trx(this.table).whereIn('id', chunk).delete();
+        continue;
+      }
+      const keys = chunk.map((h) => h.split('|'));
+      await trx.raw(
+        `DELETE FROM ?? WHERE ${keys.map(() => '(created_at = ? AND conn_id = ? AND seq = ?)').join(' OR ')}`,
+        [this.table, ...keys.flat()],
+      );
+    }
   }
 
   /** Age of the oldest change not yet handled, in ms (by the database's clock); null when none. */
   async lagMs(): Promise<number | null> {
     const sql =
       this.dialect === 'pg'
-        ? `SELECT EXTRACT(EPOCH FROM (now() - created_at)) * 1000 AS ms FROM ?? ORDER BY id LIMIT 1`
-        : `SELECT TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(6)) / 1000 AS ms FROM ?? ORDER BY id LIMIT 1`;
+        ? 'SELECT EXTRACT(EPOCH FROM (now() - created_at)) * 1000 AS ms FROM ?? ORDER BY id LIMIT 1'
+        : 'SELECT TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(6)) / 1000 AS ms FROM ?? ORDER BY created_at, conn_id, seq LIMIT 1';
     const r = await this.knex.raw(sql, [this.table]);
     const row = (this.dialect === 'pg' ? r.rows : r[0])[0];
     return row ? Math.max(0, Math.round(Number(row.ms))) : null;
@@ -88,7 +127,7 @@ export class ChangeLog {
 
   /** One cheap look (no transaction): is anything waiting? */
   async any(): Promise<boolean> {
-    return (await this.knex(this.table).select('id').limit(1)).length > 0;
+    return (await this.knex(this.table).select(this.knex.raw('1 AS x')).limit(1)).length > 0;
   }
 
   async count(): Promise<number> {

@@ -2,11 +2,19 @@
 // with a static source and its own bookkeeping table, named with the service's prefix so that an
 // operator sees at a glance what belongs to us.
 import type { Knex } from 'knex';
-import { installTriggerCapture, missingCaptureObjects } from '../../migrations/capture/index.js';
-import { checkDebeziumServer, installDebeziumCapture, missingDebeziumObjects } from '../../migrations/debezium/index.js';
+import {
+  inspectTriggerCapture,
+  installTriggerCapture,
+  precheckTriggerCapture,
+} from '../../migrations/capture/index.js';
+import {
+  checkDebeziumServer,
+  installDebeziumCapture,
+  missingDebeziumObjects,
+} from '../../migrations/debezium/index.js';
 import { type MigrationContext, migrations } from '../../migrations/index.js';
 
-function migrator(knex: Knex, ctx: MigrationContext) {
+function migrator(_knex: Knex, ctx: MigrationContext) {
   const source: Knex.MigrationSource<(typeof migrations)[number]> = {
     getMigrations: async () => migrations,
     getMigrationName: (m) => m.name,
@@ -23,20 +31,26 @@ function migrator(knex: Knex, ctx: MigrationContext) {
 }
 
 /**
- * Applies every pending migration; returns the names applied now. It also adds the configured
- * mode's capture objects that are missing although their migration ran: migrations first applied
- * in the other mode, or a trigger (publication, heartbeat table...) an operator dropped. Only what
- * is missing is created. In debezium mode the server's settings are checked every time.
+ * Applies every pending migration; returns the names applied now. It also restores the configured
+ * mode's capture objects that are missing although their migration ran (migrations first applied
+ * in the other mode, or a trigger, publication or heartbeat table dropped since) and, in trigger
+ * mode, replaces a trigger or function that is no longer what it installed (altered by someone, or
+ * defined differently by this release). Nothing intact is touched. In debezium mode the server's
+ * settings are checked every time.
  */
 export async function migrateUp(knex: Knex, ctx: MigrationContext): Promise<string[]> {
+  // a server that can't carry the triggers is refused before anything is created (MySQL DDL
+  // isn't transactional: a migration failing halfway would leave its first tables behind)
+  if (ctx.captureMode === 'triggers') await precheckTriggerCapture(knex, ctx);
   const [, applied] = (await knex.migrate.latest(migrator(knex, ctx).config)) as [number, string[]];
   if (ctx.captureMode === 'triggers') {
-    const missing = await missingCaptureObjects(knex, ctx);
-    if (missing.length > 0) {
-      // PostgreSQL DDL is transactional: all of it or nothing
-      if (ctx.dialect === 'pg') await knex.transaction((trx) => installTriggerCapture(trx, ctx));
-      else await installTriggerCapture(knex, ctx);
-      applied.push(`capture objects added: ${missing.join(', ')}`);
+    const found = await inspectTriggerCapture(knex, ctx);
+    if (found.tableMissing || found.problems.length > 0) {
+      const done = await installTriggerCapture(knex, ctx);
+      const why = new Map(found.problems.map((p) => [p.name, p.problem]));
+      applied.push(
+        `capture objects restored: ${done.map((name) => `${name} (${why.get(name) ?? 'missing'})`).join(', ') || 'the change log'}`,
+      );
     }
   } else {
     // debezium mode: the server settings every time (they can change under us), then top up
@@ -60,13 +74,18 @@ export async function migrateDown(knex: Knex, ctx: MigrationContext): Promise<st
   return reverted;
 }
 
-export async function migrationStatus(knex: Knex, ctx: MigrationContext): Promise<{ applied: string[]; pending: string[] }> {
+export async function migrationStatus(
+  knex: Knex,
+  ctx: MigrationContext,
+): Promise<{ applied: string[]; pending: string[] }> {
   const [done, pending] = (await knex.migrate.list(migrator(knex, ctx).config)) as [
     { name: string }[],
     { file: string }[] | (typeof migrations)[number][],
   ];
   return {
     applied: done.map((d) => (typeof d === 'string' ? d : d.name)),
-    pending: (pending as unknown[]).map((p) => ((p as { name?: string }).name ?? String((p as { file?: string }).file))),
+    pending: (pending as unknown[]).map(
+      (p) => (p as { name?: string }).name ?? String((p as { file?: string }).file),
+    ),
   };
 }

@@ -155,6 +155,16 @@ describe('translating row changes into affected accounts', () => {
     expect(fanout.calls).toEqual(['agreement 7']);
   });
 
+  it("a key-only change (the trigger change log's rows) counts: it says nothing about the columns", async () => {
+    expect(await ids([ev('agreements', 'update', { agrm_id: 7 }, { agrm_id: 7 })])).toEqual([1, 2]);
+    expect(await ids([ev('accounts', 'update', { uid: 70 }, { uid: 70 })])).toEqual([1, 2, 3]);
+    expect(
+      await ids([
+        ev('service_categories', 'update', { tar_id: 10, serv_cat_idx: 4 }, { tar_id: 10, serv_cat_idx: 4 }),
+      ]),
+    ).toEqual([2, 3]);
+  });
+
   it('rows without the key columns affect nothing rather than failing the batch', async () => {
     expect(await ids([ev('services', 'insert', null, { service_id: 1 })])).toEqual([]);
   });

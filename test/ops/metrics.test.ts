@@ -8,7 +8,7 @@ const health = (over: Partial<HealthReport> = {}): HealthReport => ({
   role: 'active',
   uptimeSeconds: 5,
   billing: { reachable: true },
-  capture: { mode: 'triggers', lagMs: 1500 },
+  capture: { mode: 'triggers', lagMs: 1500, problems: [] },
   queue: { pending: 7 },
   parked: 2,
   platform: { reachable: true } as HealthReport['platform'],

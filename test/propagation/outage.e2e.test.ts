@@ -108,7 +108,8 @@ describe.each(DIALECTS)('platform outage on %s', (dialect) => {
     );
     expect(parked.reason).toBe('bad_request');
     expect(parked.detail).toMatch(/simulated refusal/);
-    expect(parked.source).toMatch(/^changelog:\d+$/);
+    // the change-log row it came from: its id (PostgreSQL) or created_at|connection|counter (MySQL)
+    expect(parked.source).toMatch(/^changelog:(\d+|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\|\d+\|\d+)$/);
     // parked, not retried: its queue row is gone, and the service stays healthy
     await p.waitFor('the queue to drain', async () => (await p.service.pending.count()) === 0);
     const health = await p.service.health();

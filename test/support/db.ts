@@ -1,13 +1,17 @@
 // Fresh databases for integration tests on the real servers of this machine. Each call makes a
 // database with a unique name, so test files can run in parallel; drop() removes it.
-// Servers: LIFESTREAM_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres) and
-// LIFESTREAM_TEST_MYSQL (default mysql://root@127.0.0.1:3306/mysql).
+// Servers: LIFESTREAM_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres),
+// LIFESTREAM_TEST_MYSQL (default mysql://root@127.0.0.1:3306/mysql) and, for the MySQL-5.6-class
+// server, LIFESTREAM_TEST_MYSQL_LEGACY (default mysql://root@127.0.0.1:3316/mysql: MariaDB 10.1.23
+// with a STATEMENT binlog, started by scripts/ci/legacy-mariadb.sh; test/support/legacy.ts).
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { type Dialect, openBilling } from '../../src/billing/connect.js';
 
 export const PG_ADMIN = process.env.LIFESTREAM_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const MYSQL_ADMIN = process.env.LIFESTREAM_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306/mysql';
+export const MYSQL_LEGACY_ADMIN =
+  process.env.LIFESTREAM_TEST_MYSQL_LEGACY ?? 'mysql://root@127.0.0.1:3316/mysql';
 
 export const DIALECTS: Dialect[] = ['pg', 'mysql'];
 
@@ -28,9 +32,14 @@ function withDatabase(adminUrl: string, name: string): string {
   return u.toString();
 }
 
-export async function createTestDatabase(dialect: Dialect, label = 't'): Promise<TestDatabase> {
+/** `server: 'legacy'`: on the MariaDB 10.1 server (dialect mysql) instead of the current one. */
+export async function createTestDatabase(
+  dialect: Dialect,
+  label = 't',
+  server: 'current' | 'legacy' = 'current',
+): Promise<TestDatabase> {
   const name = `lbls_${label}_${randomBytes(4).toString('hex')}`.toLowerCase();
-  const adminUrl = dialect === 'pg' ? PG_ADMIN : MYSQL_ADMIN;
+  const adminUrl = dialect === 'pg' ? PG_ADMIN : server === 'legacy' ? MYSQL_LEGACY_ADMIN : MYSQL_ADMIN;
   const admin = openBilling(dialect, adminUrl, { min: 0, max: 1 });
   try {
     if (dialect === 'pg') await admin.raw(`CREATE DATABASE "${name}"`);

@@ -47,6 +47,8 @@ export interface Pipeline {
 }
 
 export interface PipelineOptions {
+  /** a database the caller prepared, schema and sample loaded (another server, its own users) */
+  database?: TestDatabase;
   /** extra config on top of the test defaults */
   config?: Record<string, unknown>;
   /** skip the initial sync --all */
@@ -86,13 +88,15 @@ export async function startPipeline(
   label: string,
   opts: PipelineOptions = {},
 ): Promise<Pipeline> {
-  const db = await createTestDatabase(dialect, label);
+  const db = opts.database ?? (await createTestDatabase(dialect, label));
   const zoned = opts.billingZone ? await setBillingClock(db, opts.billingZone) : null;
   const billing = zoned
     ? { clock: zoned.clock, writer: zoned.writer, now: zoned.now }
     : { clock: UTC_CLOCK, writer: db.knex, now: (s = 0) => billingNow(db.knex, dialect, s) };
-  await createLanbillingSchema(db.knex, dialect);
-  await loadSample(db.knex, dialect, new Date(), billing.clock);
+  if (!opts.database) {
+    await createLanbillingSchema(db.knex, dialect);
+    await loadSample(db.knex, dialect, new Date(), billing.clock);
+  }
   const sim = await startSimulator({ port: 0 });
   const extra = opts.config ?? {};
   const config = testConfig(dialect, db.url, sim.url, {
