@@ -14,6 +14,7 @@ import { syncAll } from '../../src/reconcile/sync.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { type Simulator, startSimulator } from '../../src/smotreshka/simulator/index.js';
 import { migrateUp } from '../../src/state/migrate.js';
+import { registerUpsaleRoutes, upsaleDepsFromConfig } from '../../src/upsale/routes.js';
 import { createLanbillingSchema } from '../fixture/lanbilling-schema.js';
 import { loadSample } from '../fixture/sample.js';
 import { billingNow, setBillingClock } from './billing-clock.js';
@@ -55,6 +56,8 @@ export interface PipelineOptions {
   noInitialSync?: boolean;
   logger?: Logger;
   listen?: string | false;
+  /** serve the upsale endpoints too, as `run` does (needs `listen`) */
+  upsale?: boolean;
   /** the billing's clock (an IANA zone without DST on MariaDB); default UTC */
   billingZone?: string;
 }
@@ -107,7 +110,17 @@ export async function startPipeline(
   const app = await createApp(config, logger, { extraConnections: 4 });
   await migrateUp(app.knex, app.migration);
   if (!opts.noInitialSync) await syncAll(app.reconciler, { dryRun: false, concurrency: 8 });
-  let service = await startService(app, { listen: opts.listen ?? false, standbyRetryMs: 200 });
+  const serviceOptions = {
+    listen: opts.listen ?? false,
+    standbyRetryMs: 200,
+    routes: opts.upsale
+      ? [
+          (server: Parameters<typeof registerUpsaleRoutes>[0]) =>
+            registerUpsaleRoutes(server, upsaleDepsFromConfig(config, app.knex, logger, app.clock)),
+        ]
+      : [],
+  };
+  let service = await startService(app, serviceOptions);
 
   const waitFor: Pipeline['waitFor'] = async (what, check, timeoutMs = 10_000) => {
     const end = Date.now() + timeoutMs;
@@ -137,7 +150,7 @@ export async function startPipeline(
     },
     async restart() {
       await service.stop();
-      service = await startService(app, { listen: opts.listen ?? false, standbyRetryMs: 200 });
+      service = await startService(app, serviceOptions);
     },
     async stop() {
       await service?.stop().catch(() => undefined);
