@@ -47,10 +47,16 @@ describe.each(DIALECTS)('a billing write refused for good, on %s', (dialect) => 
     expect(parked.detail).toMatch(/foreign key/i);
     expect(parked.detail).toMatch(dialect === 'pg' ? /PostgreSQL 23503/ : /MySQL 1452/);
 
-    // not retried: the account left the queue, and its park record stays at one attempt
+    // not retried: the account leaves the queue, and its park record stops counting. (The insert
+    // above and the tariff move are two changes: when the second is captured while the first run
+    // is in flight, the account runs once more, legitimately, and is parked a second time. So the
+    // count is read once the queue is empty, and then must hold.)
     await p.waitFor('the queue to be empty', async () => (await p.service.pending.count()) === 0);
+    const settled = (await p.app.store.listParked(50)).find((x) => x.vgId === vgId)?.attempts;
+    expect(settled).toBeLessThanOrEqual(2);
     await new Promise((r) => setTimeout(r, 1_500));
-    expect((await p.app.store.listParked(50)).find((x) => x.vgId === vgId)?.attempts).toBe(1);
+    expect((await p.app.store.listParked(50)).find((x) => x.vgId === vgId)?.attempts).toBe(settled);
+    expect(await p.service.pending.count()).toBe(0);
     // nothing half-written: not one services row closed or added
     expect(await p.db.knex('services').where({ vg_id: vgId }).orderBy('service_id')).toEqual(before);
 
